@@ -1,0 +1,237 @@
+package builder
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/stru-index/stru/index"
+)
+
+// A plan is everything needed to write the file: the sorted keys, the
+// placed table and the header, checksums included.
+type plan struct {
+	header index.Header
+	layout index.Layout
+	table  *table
+}
+
+// prepare sorts the keys, places them and computes the header.
+func (b *Builder) prepare() (*plan, error) {
+	b.sortKeys()
+	p := &plan{}
+	h := &p.header
+	h.Version = index.Version
+	h.Keys = uint64(len(b.recs))
+	if h.Keys > index.MaxKeys {
+		return nil, fmt.Errorf("stru: %d keys exceed the format's maximum of %d", h.Keys, uint64(index.MaxKeys))
+	}
+	for _, r := range b.recs {
+		h.KeyBytes += r.len()
+		h.MaxKeyLen = max(h.MaxKeyLen, uint32(r.len()))
+	}
+	h.OffsetWidth = index.OffsetWidth(h.KeyBytes)
+	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
+	h.Buckets = index.BucketCount(h.Keys, b.loadFactor)
+
+	key := b.hashKey
+	hashes := make([]uint64, len(b.recs))
+	for attempt := 0; ; attempt++ {
+		k0, k1 := key.Halves()
+		for i, r := range b.recs {
+			hashes[i] = index.Hash(k0, k1, b.key(r))
+		}
+		t, err := place(hashes, h.Buckets, k0^k1)
+		if err == nil {
+			p.table = t
+			h.HashKey = key
+			b.stats.Rekeys = attempt
+			break
+		}
+		if attempt == maxRekeys {
+			return nil, fmt.Errorf("%w after %d hash keys at load factor %v", err, attempt+1, b.loadFactor)
+		}
+		key = rekey(key, uint64(attempt))
+	}
+
+	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+	if !ok {
+		return nil, fmt.Errorf("stru: index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
+	}
+	p.layout = layout
+	h.FileSize = layout.FileSize()
+	for s := index.SectionBuckets; s < index.NumSections; s++ {
+		crc := uint32(0)
+		err := b.writeSection(p, s, func(chunk []byte) error {
+			crc = index.UpdateChecksum(crc, chunk)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		h.SectionCRC[s-index.SectionBuckets] = crc
+	}
+	return p, nil
+}
+
+// zeros is a source of padding.
+var zeros [index.Align]byte
+
+// writeSection passes the bytes of section s, padding included, to emit in
+// chunks (format.md §4 and §5 give their encoding).
+func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error) error {
+	var buf [64 << 10]byte
+	n := 0
+	flush := func() error {
+		err := emit(buf[:n])
+		n = 0
+		return err
+	}
+	// put appends v, width bytes little-endian, flushing when buf is full.
+	put := func(v uint64, width uint8) error {
+		if n+8 > len(buf) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		binary.LittleEndian.PutUint64(buf[n:], v)
+		n += int(width)
+		return nil
+	}
+	var err error
+	switch s {
+	case index.SectionBuckets:
+		for _, slot := range p.table.slots {
+			if err = put(slot, index.SlotSize); err != nil {
+				return err
+			}
+		}
+	case index.SectionOffsets:
+		off := uint64(0)
+		for _, r := range b.recs {
+			if err = put(off, p.header.OffsetWidth); err != nil {
+				return err
+			}
+			off += r.len()
+		}
+	case index.SectionLengths:
+		for _, r := range b.recs {
+			if err = put(r.len(), p.header.LengthWidth); err != nil {
+				return err
+			}
+		}
+	case index.SectionKeys:
+		for _, r := range b.recs {
+			k := b.key(r)
+			if n+len(k) > len(buf) {
+				if err = flush(); err != nil {
+					return err
+				}
+			}
+			if len(k) > len(buf) {
+				if err = emit(k); err != nil {
+					return err
+				}
+				continue
+			}
+			n += copy(buf[n:], k)
+		}
+	}
+	if err = flush(); err != nil {
+		return err
+	}
+	e := p.layout[s]
+	return emit(zeros[:e.End-e.Off-e.Size])
+}
+
+// WriteTo writes the index of the keys added so far to w and returns the
+// number of bytes written. The Builder may be written again, or added to.
+func (b *Builder) WriteTo(w io.Writer) (int64, error) {
+	p, err := b.prepare()
+	if err != nil {
+		return 0, err
+	}
+	var written int64
+	emit := func(chunk []byte) error {
+		n, err := w.Write(chunk)
+		written += int64(n)
+		return err
+	}
+	var hdr [index.HeaderSize]byte
+	p.header.Encode(hdr[:])
+	if err := emit(hdr[:]); err != nil {
+		return written, err
+	}
+	for s := index.SectionBuckets; s < index.NumSections; s++ {
+		if err := b.writeSection(p, s, emit); err != nil {
+			return written, err
+		}
+	}
+	b.stats = Stats{
+		Keys:         p.header.Keys,
+		Duplicates:   b.added - p.header.Keys,
+		KeyBytes:     p.header.KeyBytes,
+		FileBytes:    p.header.FileSize,
+		Buckets:      p.header.Buckets,
+		SecondBucket: p.table.secondBucket(),
+		Rekeys:       b.stats.Rekeys,
+		HashKey:      p.header.HashKey,
+	}
+	return written, nil
+}
+
+// WriteFile writes the index to path atomically: it writes a temporary
+// file in path's directory, syncs it to disk, renames it over path and
+// syncs the directory. On any error path is untouched and the temporary
+// file is removed. Readers that have the old file open or mapped keep
+// seeing the old file.
+func (b *Builder) WriteFile(path string) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, err = b.WriteTo(bw); err != nil {
+		return fmt.Errorf("stru: writing %s: %w", tmp, err)
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("stru: writing %s: %w", tmp, err)
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("stru: %w", err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("stru: syncing %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("stru: closing %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("stru: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("stru: syncing directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("stru: syncing directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+// Format constants. format.md §2–§5 defines each of them.
+const (
+	Magic      = "STRU" // the first four bytes of every file
+	Version    = 1      // the format version this package writes and reads
+	HeaderSize = 128    // bytes in the version 1 header
+	Align      = 64     // every section starts at a multiple of Align
+
+	SlotSize    = 8                      // bytes per slot
+	BucketSlots = 8                      // slots per bucket
+	BucketSize  = SlotSize * BucketSlots // bytes per bucket: one 64-byte cache line
+	TagBits     = 24                     // hash bits kept in a slot
+	OrdinalBits = 64 - TagBits           // bits of a slot holding ordinal+1
+	MaxKeys     = 1<<OrdinalBits - 2     // most keys a file can hold
+	MaxKeyLen   = 1<<16 - 1              // longest key, in bytes
+	MaxProbe    = 2                      // buckets a lookup reads, at most
+	tagMask     = 1<<TagBits - 1         // low TagBits bits
+	ordMask     = 1<<OrdinalBits - 1     // low OrdinalBits bits
+	maxFileSize = 1 << 62                // no file may be this large
+	headerCRCAt = HeaderSize - 4         // offset of the header checksum
+	reservedAt  = 88                     // first reserved header byte
+	compatKnown = 0                      // compatible flag bits this code knows
+	incompKnown = 0                      // incompatible flag bits this code knows
+)
+
+// castagnoli is the CRC-32C table used for every checksum in the file.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum returns the CRC-32C of b, the checksum used throughout the format.
+func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// UpdateChecksum extends a CRC-32C computed by Checksum with the bytes b.
+func UpdateChecksum(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagnoli, b) }
+
+// A Header is the decoded 128-byte header at the start of every STRU file.
+// Encode and ParseHeader convert it to and from bytes; format.md §2 gives the
+// layout, which the offsets in the comments repeat.
+type Header struct {
+	Version       uint16    // [4:6] format version, 1
+	IncompatFlags uint32    // [8:12] features a reader must understand; v1: 0
+	CompatFlags   uint32    // [12:16] features a reader may ignore; v1: 0
+	FileSize      uint64    // [16:24] total bytes in the file
+	Keys          uint64    // [24:32] number of keys
+	Buckets       uint64    // [32:40] number of 64-byte buckets, at least 1
+	KeyBytes      uint64    // [40:48] bytes of key data (sum of key lengths)
+	HashKey       HashKey   // [48:64] SipHash-2-4 key
+	OffsetWidth   uint8     // [64] bytes per offset table entry: 4 or 8
+	LengthWidth   uint8     // [65] bytes per length table entry: 1 or 2
+	MaxKeyLen     uint32    // [68:72] length of the longest key
+	SectionCRC    [4]uint32 // [72:88] CRC-32C of buckets, offsets, lengths, keys
+	// [66:68] and [88:124] are reserved and zero; [124:128] is the header CRC.
+}
+
+// Encode writes the header into b[:HeaderSize], including its checksum.
+// Magic, header size and reserved bytes are filled in; b must be at least
+// HeaderSize long.
+func (h *Header) Encode(b []byte) {
+	b = b[:HeaderSize]
+	clear(b)
+	le := binary.LittleEndian
+	copy(b[0:4], Magic)
+	le.PutUint16(b[4:], h.Version)
+	le.PutUint16(b[6:], HeaderSize)
+	le.PutUint32(b[8:], h.IncompatFlags)
+	le.PutUint32(b[12:], h.CompatFlags)
+	le.PutUint64(b[16:], h.FileSize)
+	le.PutUint64(b[24:], h.Keys)
+	le.PutUint64(b[32:], h.Buckets)
+	le.PutUint64(b[40:], h.KeyBytes)
+	copy(b[48:64], h.HashKey[:])
+	b[64] = h.OffsetWidth
+	b[65] = h.LengthWidth
+	le.PutUint32(b[68:], h.MaxKeyLen)
+	for i, c := range h.SectionCRC {
+		le.PutUint32(b[72+4*i:], c)
+	}
+	le.PutUint32(b[headerCRCAt:], Checksum(b[:headerCRCAt]))
+}
+
+// ParseHeader decodes and checks the header at the start of b, in this order
+// (format.md §6): magic (ErrNotIndex), length, version and incompatible flags
+// (ErrVersion), header size, checksum and reserved bytes (ErrCorrupt).
+// It does not check the header against the file's size or the sections:
+// Layout does that. file names the file in errors.
+func ParseHeader(b []byte, file string) (Header, error) {
+	var h Header
+	if len(b) < len(Magic) || string(b[:len(Magic)]) != Magic {
+		return h, &FormatError{File: file, Section: "header", Off: 0, Msg: `missing magic "STRU"`, Err: ErrNotIndex}
+	}
+	if len(b) < HeaderSize {
+		return h, corrupt(file, SectionHeader, 0, "file is %d bytes, shorter than the %d-byte header", len(b), HeaderSize)
+	}
+	le := binary.LittleEndian
+	h.Version = le.Uint16(b[4:])
+	if h.Version != Version {
+		return h, &FormatError{File: file, Section: "header", Off: 4, Msg: versionMsg(h.Version), Err: ErrVersion}
+	}
+	if size := le.Uint16(b[6:]); size != HeaderSize {
+		return h, corrupt(file, SectionHeader, 6, "header size is %d, version 1 requires %d", size, HeaderSize)
+	}
+	if want, got := le.Uint32(b[headerCRCAt:]), Checksum(b[:headerCRCAt]); want != got {
+		return h, corrupt(file, SectionHeader, headerCRCAt, "header checksum mismatch: stored %#08x, computed %#08x", want, got)
+	}
+	h.IncompatFlags = le.Uint32(b[8:])
+	if unknown := h.IncompatFlags &^ incompKnown; unknown != 0 {
+		return h, &FormatError{File: file, Section: "header", Off: 8, Msg: fmt.Sprintf("unknown incompatible feature flags %#x", unknown), Err: ErrVersion}
+	}
+	h.CompatFlags = le.Uint32(b[12:])
+	h.FileSize = le.Uint64(b[16:])
+	h.Keys = le.Uint64(b[24:])
+	h.Buckets = le.Uint64(b[32:])
+	h.KeyBytes = le.Uint64(b[40:])
+	copy(h.HashKey[:], b[48:64])
+	h.OffsetWidth = b[64]
+	h.LengthWidth = b[65]
+	h.MaxKeyLen = le.Uint32(b[68:])
+	for i := range h.SectionCRC {
+		h.SectionCRC[i] = le.Uint32(b[72+4*i:])
+	}
+	// Reserved bytes are zero unless a compatible feature this reader does
+	// not know about has claimed them (format.md §7).
+	if h.CompatFlags&^compatKnown == 0 {
+		if b[66] != 0 || b[67] != 0 {
+			return h, corrupt(file, SectionHeader, 66, "reserved bytes are not zero")
+		}
+		for i := reservedAt; i < headerCRCAt; i++ {
+			if b[i] != 0 {
+				return h, corrupt(file, SectionHeader, uint64(i), "reserved bytes are not zero")
+			}
+		}
+	}
+	return h, nil
+}
+
+func versionMsg(v uint16) string {
+	if v > Version {
+		return fmt.Sprintf("format version %d is newer than this reader, which reads version %d", v, Version)
+	}
+	return fmt.Sprintf("format version %d is not supported; this reader reads version %d", v, Version)
+}

@@ -1,0 +1,168 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// A View answers queries from the bytes of a STRU file held in memory,
+// without copying or parsing them: NewView checks the header in O(1) and
+// slices out the sections; every later read is bounds-checked, so a file
+// whose sections are damaged yields wrong answers or errors from Verify,
+// never a panic or a read outside data.
+//
+// A View is immutable and safe for concurrent use. The zero View holds no
+// keys and answers false to every lookup.
+type View struct {
+	Header Header // the decoded header
+	Layout Layout // where each section lies in the file
+
+	file                            string // for errors
+	data                            []byte // the whole file
+	buckets, offsets, lengths, keys []byte // the sections, without padding
+	k0, k1                          uint64 // the SipHash key
+	nkeys, nbuckets                 uint64
+	offsetWidth, lengthWidth        uint8
+}
+
+// NewView validates the header of the file held in data (format.md §6) and
+// returns a View of it. file names the file in errors; it may be "".
+// NewView reads only the header: it is O(1) whatever the file's size.
+func NewView(data []byte, file string) (View, error) {
+	h, err := ParseHeader(data, file)
+	if err != nil {
+		return View{}, err
+	}
+	l, err := h.Layout(uint64(len(data)), file)
+	if err != nil {
+		return View{}, err
+	}
+	section := func(s Section) []byte { return data[l[s].Off : l[s].Off+l[s].Size : l[s].Off+l[s].Size] }
+	k0, k1 := h.HashKey.Halves()
+	return View{
+		Header: h, Layout: l, file: file, data: data,
+		buckets: section(SectionBuckets), offsets: section(SectionOffsets),
+		lengths: section(SectionLengths), keys: section(SectionKeys),
+		k0: k0, k1: k1, nkeys: h.Keys, nbuckets: h.Buckets,
+		offsetWidth: h.OffsetWidth, lengthWidth: h.LengthWidth,
+	}, nil
+}
+
+// Len returns the number of keys.
+func (v *View) Len() uint64 { return v.nkeys }
+
+// Data returns the bytes of the whole file.
+func (v *View) Data() []byte { return v.data }
+
+// HashOf returns the hash of key under the file's hash key.
+func (v *View) HashOf(key []byte) uint64 { return Hash(v.k0, v.k1, key) }
+
+// scanResult is what reading one bucket for a key found.
+type scanResult uint8
+
+const (
+	missed scanResult = iota // an empty slot: the key is not in the file
+	found                    // the key is in this bucket
+	full                     // the bucket is full and the key is not in it
+)
+
+// Find returns the ordinal of key, and whether it is present. It reads the
+// key's first bucket and, only if that bucket is full, its second
+// (format.md §4).
+func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
+	return v.FindHashed(key, Hash(v.k0, v.k1, key))
+}
+
+// FindHashed is Find for a key whose hash h the caller has computed.
+func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
+	b1, b2 := Buckets(h, v.nbuckets)
+	tag := h & tagMask
+	ord, res := v.scan(b1, tag, key)
+	if res == full && b2 != b1 {
+		ord, res = v.scan(b2, tag, key)
+	}
+	return ord, res == found
+}
+
+// scan looks for key, whose tag is tag, in bucket b.
+func (v *View) scan(b, tag uint64, key []byte) (uint64, scanResult) {
+	off := b * BucketSize
+	if off >= uint64(len(v.buckets)) { // only for the zero View: NewView checked b < Buckets
+		return 0, missed
+	}
+	bucket := (*[BucketSize]byte)(v.buckets[off : off+BucketSize])
+	for i := 0; i < BucketSize; i += SlotSize {
+		s := binary.LittleEndian.Uint64(bucket[i : i+SlotSize])
+		if s == 0 {
+			return 0, missed
+		}
+		if s>>OrdinalBits == tag {
+			if ord := s&ordMask - 1; v.keyIs(ord, key) {
+				return ord, found
+			}
+		}
+	}
+	return 0, full
+}
+
+// keyIs reports whether the key with the given ordinal is key. An ordinal,
+// offset or length out of range (a damaged file) gives false.
+func (v *View) keyIs(ord uint64, key []byte) bool {
+	if ord >= v.nkeys {
+		return false
+	}
+	start, n := v.entry(ord)
+	end := start + n
+	if n != uint64(len(key)) || end > uint64(len(v.keys)) || end < start {
+		return false
+	}
+	return string(v.keys[start:end]) == string(key)
+}
+
+// entry returns the offset table and length table entries of ordinal ord,
+// which must be below Len (format.md §5).
+func (v *View) entry(ord uint64) (off, n uint64) {
+	if v.offsetWidth == 4 {
+		off = uint64(binary.LittleEndian.Uint32(v.offsets[ord*4:]))
+	} else {
+		off = binary.LittleEndian.Uint64(v.offsets[ord*8:])
+	}
+	if v.lengthWidth == 1 {
+		n = uint64(v.lengths[ord])
+	} else {
+		n = uint64(binary.LittleEndian.Uint16(v.lengths[ord*2:]))
+	}
+	return off, n
+}
+
+// Key returns the key with ordinal ord, a slice of the file's bytes, and
+// false if ord is not below Len or its table entries point outside the key
+// data (a damaged file).
+func (v *View) Key(ord uint64) ([]byte, bool) {
+	if ord >= v.nkeys {
+		return nil, false
+	}
+	start, n := v.entry(ord)
+	end := start + n
+	if end > uint64(len(v.keys)) || end < start {
+		return nil, false
+	}
+	return v.keys[start:end:end], true
+}
+
+// Search returns the smallest ordinal whose key is not less than key, or Len
+// if there is none, by binary search over the sorted keys. In a damaged file
+// whose keys are out of order the answer is some ordinal in [0, Len].
+func (v *View) Search(key []byte) uint64 {
+	lo, hi := uint64(0), v.nkeys
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		k, _ := v.Key(mid)
+		if bytes.Compare(k, key) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}

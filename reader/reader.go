@@ -1,0 +1,233 @@
+// Package reader answers membership queries from a STRU index file
+// (format.md) by mapping it into memory: Open reads only the 128-byte
+// header, and each lookup hashes the key and reads at most two 64-byte
+// buckets, one offset and length entry and the key's bytes, straight from
+// the mapping, without allocating.
+//
+// A Reader is safe for concurrent use by any number of goroutines,
+// including Close: a lookup that overlaps Close answers from the file or
+// returns false, and every lookup that starts after Close returns false.
+//
+// Nothing in the file can make a Reader panic or read outside the mapping:
+// Open validates the header, and every offset and length read from the
+// sections is checked before use, so damaged sections give wrong answers
+// (which Verify reports) rather than crashes. The file must not be
+// modified in place while mapped: replace it by renaming a new file over
+// it, as builder.WriteFile and idxbuild do.
+package reader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/stru-index/stru/index"
+)
+
+// A Reader answers queries from one STRU file.
+type Reader struct {
+	view   index.View
+	closed atomic.Bool
+	m      *mapping // nil for FromBytes and empty files
+	file   string
+}
+
+// Open maps the file at path and checks its header in O(1): the magic
+// (index.ErrNotIndex), the version and flags (index.ErrVersion), the header
+// checksum and that the sections fit the file exactly (index.ErrCorrupt).
+// It does not read the sections; Verify does.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close() // the mapping outlives the descriptor
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
+	}
+	data, m, err := mapFile(f, fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	view, err := index.NewView(data, path)
+	if err != nil {
+		if m != nil {
+			m.release()
+		}
+		return nil, err
+	}
+	return &Reader{view: view, m: m, file: path}, nil
+}
+
+// FromBytes returns a Reader of a STRU file held in data, for example one
+// embedded with //go:embed, checking its header as Open does. data must not
+// be modified while the Reader is in use.
+func FromBytes(data []byte) (*Reader, error) {
+	view, err := index.NewView(data, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{view: view}, nil
+}
+
+// Close releases the file. It is idempotent and safe to call while other
+// goroutines use the Reader: afterwards lookups return false, Len returns 0
+// and slices returned by Key read as zeros. The addresses stay reserved
+// until the Reader is garbage collected.
+func (r *Reader) Close() error {
+	if r.closed.Swap(true) || r.m == nil {
+		return nil
+	}
+	if err := r.m.retire(); err != nil {
+		// Keep the file mapped rather than risk faults in running lookups.
+		return err
+	}
+	runtime.AddCleanup(r, func(m *mapping) { m.release() }, r.m)
+	return nil
+}
+
+// Contains reports whether key is in the set.
+func (r *Reader) Contains(key []byte) bool {
+	if r.closed.Load() {
+		return false
+	}
+	_, ok := r.view.Find(key)
+	return ok
+}
+
+// ContainsString reports whether key is in the set.
+func (r *Reader) ContainsString(key string) bool {
+	return r.Contains(unsafe.Slice(unsafe.StringData(key), len(key)))
+}
+
+// Lookup returns the ordinal of key: its position among the keys in
+// ascending byte order, in [0, Len()), and whether key is present.
+func (r *Reader) Lookup(key []byte) (ordinal int, ok bool) {
+	if r.closed.Load() {
+		return 0, false
+	}
+	ord, ok := r.view.Find(key)
+	return int(ord), ok
+}
+
+// LookupString is Lookup for a string key.
+func (r *Reader) LookupString(key string) (ordinal int, ok bool) {
+	return r.Lookup(unsafe.Slice(unsafe.StringData(key), len(key)))
+}
+
+// Len returns the number of keys, or 0 after Close.
+func (r *Reader) Len() int {
+	if r.closed.Load() {
+		return 0
+	}
+	return int(r.view.Len())
+}
+
+// Key returns the key with ordinal i, or nil if i is outside [0, Len()) or
+// its table entries are damaged. The slice points into the mapped file: it
+// must not be modified, and is valid only until Close.
+func (r *Reader) Key(i int) []byte {
+	if i < 0 || r.closed.Load() {
+		return nil
+	}
+	k, _ := r.view.Key(uint64(i))
+	return k
+}
+
+// All returns the keys in ascending byte order. The slices are valid until
+// Close.
+func (r *Reader) All() iter.Seq[[]byte] {
+	return r.rangeSeq(0, r.Len())
+}
+
+// PrefixRange returns the ordinals [start, end) of the keys that begin with
+// prefix, found by binary search.
+func (r *Reader) PrefixRange(prefix []byte) (start, end int) {
+	if r.closed.Load() {
+		return 0, 0
+	}
+	lo := r.view.Search(prefix)
+	hi := lo
+	if upper, ok := prefixEnd(prefix); ok {
+		hi = r.view.Search(upper)
+	} else {
+		hi = r.view.Len()
+	}
+	return int(lo), int(max(lo, hi))
+}
+
+// Prefix returns the keys that begin with prefix, in ascending order.
+func (r *Reader) Prefix(prefix []byte) iter.Seq[[]byte] {
+	start, end := r.PrefixRange(prefix)
+	return func(yield func([]byte) bool) {
+		for k := range r.rangeSeq(start, end) {
+			if !bytes.HasPrefix(k, prefix) { // only in a damaged file
+				continue
+			}
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// rangeSeq yields the keys with ordinals in [start, end), stopping early
+// if the Reader is closed.
+func (r *Reader) rangeSeq(start, end int) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for i := start; i < end; i++ {
+			if r.closed.Load() {
+				return
+			}
+			k, _ := r.view.Key(uint64(i))
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// prefixEnd returns the smallest key greater than every key that begins
+// with prefix, and false if there is none (prefix is empty or all 0xff).
+func prefixEnd(prefix []byte) ([]byte, bool) {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xff {
+			end := append([]byte(nil), prefix[:i+1]...)
+			end[i]++
+			return end, true
+		}
+	}
+	return nil, false
+}
+
+// Verify reads the whole file and checks everything Open does not: every
+// section's checksum, zero padding, the offset and length tables, that keys
+// are strictly ascending, and that every key is reachable through its hash
+// slot within the probe bound. It returns nil or an error wrapping
+// index.ErrCorrupt that names the section and offset.
+func (r *Reader) Verify() error {
+	if r.closed.Load() {
+		return fmt.Errorf("stru: %s: Verify after Close", r.file)
+	}
+	return r.view.Verify()
+}
+
+// Header returns the file's decoded header.
+func (r *Reader) Header() index.Header { return r.view.Header }
+
+// Layout returns where each section of the file lies.
+func (r *Reader) Layout() index.Layout { return r.view.Layout }
+
+// View returns the index.View the Reader reads through, for tools that
+// inspect the file's structure. It must not be used after Close.
+func (r *Reader) View() *index.View { return &r.view }
