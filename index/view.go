@@ -76,11 +76,19 @@ func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
 // FindHashed is Find for a key whose hash h the caller has computed.
 func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
 	b1, b2 := Buckets(h, v.nbuckets)
+	if b2 >= uint64(len(v.buckets))/BucketSize { // only for the zero View
+		return 0, false
+	}
+	// Load the second bucket's first slot before reading the first bucket,
+	// so that when the first is full the two cache misses overlap instead
+	// of following each other.
+	first2 := binary.LittleEndian.Uint64(v.buckets[b2*BucketSize:])
 	tag := h & tagMask
 	ord, res := v.scan(b1, tag, key)
-	if res == full && b2 != b1 {
-		ord, res = v.scan(b2, tag, key)
+	if res != full || b2 == b1 || first2 == 0 {
+		return ord, res == found
 	}
+	ord, res = v.scan(b2, tag, key)
 	return ord, res == found
 }
 

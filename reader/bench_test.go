@@ -1,0 +1,232 @@
+package reader_test
+
+// Benchmarks comparing the Reader with Go's map[string]struct{} holding the
+// same keys and answering the same queries, in the same run. Run them with
+//
+//	go test ./reader -run '^$' -bench . -benchmem -count 6 | tee new.txt
+//	benchstat -col /impl new.txt
+//
+// STRU_BENCH_10M=1 adds the 10-million-key sets (about 3 GiB of memory and
+// a minute of setup).
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stru-index/stru/builder"
+	"github.com/stru-index/stru/index"
+	"github.com/stru-index/stru/reader"
+)
+
+// benchSizes are the key counts every benchmark runs at.
+func benchSizes() []int {
+	sizes := []int{1_000, 1_000_000}
+	if os.Getenv("STRU_BENCH_10M") != "" {
+		sizes = append(sizes, 10_000_000)
+	}
+	return sizes
+}
+
+// randomKeys returns n distinct keys of 8–64 random bytes, the same for
+// the same seed.
+func randomKeys(n int, seed uint64) []string {
+	rng := rand.New(rand.NewPCG(seed, seed^0x5354525542454e43))
+	seen := make(map[string]struct{}, n)
+	keys := make([]string, 0, n)
+	buf := make([]byte, 64)
+	for len(keys) < n {
+		k := buf[:8+rng.IntN(57)]
+		for i := range k {
+			k[i] = byte(rng.Uint32())
+		}
+		if _, dup := seen[string(k)]; dup {
+			continue
+		}
+		seen[string(k)] = struct{}{}
+		keys = append(keys, string(k))
+	}
+	return keys
+}
+
+// A benchSet is one key set, built as a STRU file and as a Go map, with
+// queries that hit and queries that miss. Query slices have a power-of-two
+// length so the loop can index them with a mask.
+type benchSet struct {
+	path   string
+	reader *reader.Reader
+	set    map[string]struct{}
+	hits   []string
+	misses []string
+	hitsB  [][]byte
+	missB  [][]byte
+}
+
+var (
+	benchMu   sync.Mutex
+	benchSets = map[int]*benchSet{}
+	benchDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+func getBenchSet(b *testing.B, n int) *benchSet {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if s := benchSets[n]; s != nil {
+		return s
+	}
+	if benchDir == "" {
+		d, err := os.MkdirTemp("", "stru-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDir = d
+	}
+	keys := randomKeys(2*n, uint64(n))
+	members, others := keys[:n], keys[n:]
+	s := &benchSet{path: filepath.Join(benchDir, fmt.Sprintf("%d.stru", n)), set: make(map[string]struct{}, n)}
+	bld, err := builder.New(builder.Options{HashKey: &index.HashKey{1, 2, 3}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, k := range members {
+		s.set[k] = struct{}{}
+		bld.AddString(k)
+	}
+	if err := bld.WriteFile(s.path); err != nil {
+		b.Fatal(err)
+	}
+	if s.reader, err = reader.Open(s.path); err != nil {
+		b.Fatal(err)
+	}
+	q := 1
+	for q < n && q < 1<<20 {
+		q <<= 1
+	}
+	rng := rand.New(rand.NewPCG(7, uint64(n)))
+	for range q {
+		s.hits = append(s.hits, members[rng.IntN(n)])
+		s.misses = append(s.misses, others[rng.IntN(n)])
+	}
+	for i := range q {
+		s.hitsB = append(s.hitsB, []byte(s.hits[i]))
+		s.missB = append(s.missB, []byte(s.misses[i]))
+	}
+	benchSets[n] = s
+	return s
+}
+
+// BenchmarkContains measures one lookup, hits and misses separately, for
+// the Reader (impl=stru, []byte keys; impl=stru-string, string keys) and
+// for Go's map (impl=map).
+func BenchmarkContains(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, kind := range []string{"hit", "miss"} {
+			b.Run(fmt.Sprintf("keys=%d/%s/impl=stru", n, kind), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				qs, want := s.hitsB, true
+				if kind == "miss" {
+					qs, want = s.missB, false
+				}
+				mask := len(qs) - 1
+				b.ResetTimer()
+				i := 0
+				for b.Loop() {
+					if s.reader.Contains(qs[i&mask]) != want {
+						b.Fatal("wrong answer")
+					}
+					i++
+				}
+			})
+			b.Run(fmt.Sprintf("keys=%d/%s/impl=stru-string", n, kind), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				qs, want := s.hits, true
+				if kind == "miss" {
+					qs, want = s.misses, false
+				}
+				mask := len(qs) - 1
+				b.ResetTimer()
+				i := 0
+				for b.Loop() {
+					if s.reader.ContainsString(qs[i&mask]) != want {
+						b.Fatal("wrong answer")
+					}
+					i++
+				}
+			})
+			b.Run(fmt.Sprintf("keys=%d/%s/impl=map", n, kind), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				qs, want := s.hits, true
+				if kind == "miss" {
+					qs, want = s.misses, false
+				}
+				mask := len(qs) - 1
+				b.ResetTimer()
+				i := 0
+				for b.Loop() {
+					if _, ok := s.set[qs[i&mask]]; ok != want {
+						b.Fatal("wrong answer")
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkOpen measures Open followed by Close: it reads only the header,
+// so its cost must not depend on the file's size.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			s := getBenchSet(b, n)
+			fi, _ := os.Stat(s.path)
+			b.ReportMetric(float64(fi.Size()), "file-bytes")
+			b.ResetTimer()
+			for b.Loop() {
+				r, err := reader.Open(s.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkBuild measures building an index of n random keys into memory,
+// from adding the keys to the last byte written, and reports the file's
+// overhead beyond the key bytes.
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			keys := randomKeys(n, uint64(n)+1)
+			var st builder.Stats
+			for b.Loop() {
+				bld, _ := builder.New(builder.Options{})
+				for _, k := range keys {
+					bld.AddString(k)
+				}
+				if _, err := bld.WriteTo(discard{}); err != nil {
+					b.Fatal(err)
+				}
+				st = bld.Stats()
+			}
+			b.ReportMetric(st.OverheadPerKey(), "overhead-bytes/key")
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
