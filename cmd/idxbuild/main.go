@@ -1,0 +1,268 @@
+// Command idxbuild builds a STRU index file from lists of keys.
+//
+// Usage:
+//
+//	idxbuild [-0] [-q] [--seed HEX] [--load-factor F] -o OUT [FILE...]
+//
+// Run "idxbuild -h" for the full description of the input format, the
+// flags, the output and the exit status.
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/stru-index/stru/builder"
+	"github.com/stru-index/stru/cmd/internal/keyio"
+	"github.com/stru-index/stru/index"
+)
+
+const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F] -o OUT [FILE...]
+
+idxbuild reads keys from each FILE in turn, or from standard input when no
+FILE is given or FILE is "-", and writes the set of distinct keys as a STRU
+index file OUT. OUT is replaced atomically: a build that fails leaves no
+partial file, and an existing OUT stays as it was.
+
+Input: one key per line. A line ends at a newline ("\n"); one "\r" just
+before it is removed, so files with CRLF line endings work, while a "\r"
+anywhere else is part of the key. An empty line is the empty key. The last
+line need not end with a newline. Keys are bytes: any encoding, any byte
+but the delimiter, at most 65535 bytes each; a longer key is an error that
+names FILE:LINE. Duplicate keys are dropped and counted.
+
+Flags (they must come before the FILE arguments):
+  -o OUT             write the index to OUT (required)
+  -0                 keys end at NUL bytes instead of newlines, and nothing
+                     is removed from them (for find -print0, xargs -0)
+  --seed HEX         fix the 128-bit SipHash key as 32 hex digits, the 16
+                     bytes of the key in order; the same keys and seed give
+                     a byte-identical file whatever the input order
+                     (default: a fresh random key for each build)
+  --load-factor F    fraction of hash table slots used, in [0.05, 0.95]
+                     (default 0.8); lower is larger and slightly faster
+  -q                 quiet: no progress display and no summary
+  -h, --help         print this help
+
+While reading, progress (keys read and rate) is shown on standard error
+when it is a terminal. At the end a one-line summary goes to standard error:
+
+  idxbuild: wrote OUT: N keys (D duplicates dropped), B bytes, X bytes/key overhead, S s
+
+where overhead is the file size minus the key bytes, per key.
+
+Exit status: 0 on success, 1 on failure (unreadable input, a key too long,
+an error writing OUT), 2 on a usage error.
+`
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// stdinName names standard input in messages.
+const stdinName = "<stdin>"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// config is the parsed command line.
+type config struct {
+	out        string
+	files      []string
+	nul, quiet bool
+	opts       builder.Options
+}
+
+// run runs idxbuild with the given arguments and returns its exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "idxbuild: %v (run 'idxbuild -h' for help)\n", err)
+		return exitUsage
+	}
+	if err := build(cfg, stdin, stderr); err != nil {
+		fmt.Fprintf(stderr, "idxbuild: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// parseArgs parses and checks the command line.
+func parseArgs(args []string) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("idxbuild", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run prints the one-line error or the usage
+	fs.Usage = func() {}
+	var seed string
+	loadFactor := builder.DefaultLoadFactor
+	fs.StringVar(&cfg.out, "o", "", "")
+	fs.BoolVar(&cfg.nul, "0", false, "")
+	fs.BoolVar(&cfg.quiet, "q", false, "")
+	fs.StringVar(&seed, "seed", "", "")
+	fs.Float64Var(&loadFactor, "load-factor", loadFactor, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	cfg.files = fs.Args()
+	if cfg.out == "" {
+		return nil, errors.New("missing -o OUT, the file to write")
+	}
+	if !(loadFactor >= builder.MinLoadFactor && loadFactor <= builder.MaxLoadFactor) {
+		return nil, fmt.Errorf("--load-factor %v is outside [%v, %v]", loadFactor, builder.MinLoadFactor, builder.MaxLoadFactor)
+	}
+	cfg.opts.LoadFactor = loadFactor
+	if seed != "" {
+		key, err := parseSeed(seed)
+		if err != nil {
+			return nil, err
+		}
+		cfg.opts.HashKey = key
+	}
+	return cfg, nil
+}
+
+// parseSeed decodes the --seed value: exactly 32 hex digits.
+func parseSeed(s string) (*index.HashKey, error) {
+	var key index.HashKey
+	if len(s) != 2*len(key) {
+		return nil, fmt.Errorf("--seed %q is %d characters, want exactly %d hex digits", s, len(s), 2*len(key))
+	}
+	if _, err := hex.Decode(key[:], []byte(s)); err != nil {
+		return nil, fmt.Errorf("--seed %q is not hexadecimal", s)
+	}
+	return &key, nil
+}
+
+// build reads the keys and writes the index.
+func build(cfg *config, stdin io.Reader, stderr io.Writer) error {
+	start := time.Now()
+	b, err := builder.New(cfg.opts)
+	if err != nil {
+		return err
+	}
+	progress := newProgress(stderr, cfg.quiet)
+	files := cfg.files
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	for _, name := range files {
+		if err := addFile(b, name, stdin, cfg.nul, progress); err != nil {
+			progress.finish()
+			return err
+		}
+	}
+	progress.building(cfg.out)
+	err = b.WriteFile(cfg.out)
+	progress.finish()
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "stru: "))
+	}
+	if !cfg.quiet {
+		s := b.Stats()
+		fmt.Fprintf(stderr, "idxbuild: wrote %s: %d keys (%d duplicates dropped), %d bytes, %.1f bytes/key overhead, %.2f s\n",
+			cfg.out, s.Keys, s.Duplicates, s.FileBytes, s.OverheadPerKey(), time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// addFile adds the keys of the file name ("-" for stdin) to b.
+func addFile(b *builder.Builder, name string, stdin io.Reader, nul bool, progress *progress) error {
+	r, display := stdin, stdinName
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, display = f, name
+	}
+	sc := keyio.NewScanner(r, display, nul)
+	for sc.Scan() {
+		if err := b.Add(sc.Bytes()); err != nil { // cannot happen: Scan checks the length
+			return fmt.Errorf("%s:%d: %v", display, sc.Line(), err)
+		}
+		progress.add()
+	}
+	return sc.Err()
+}
+
+// A progress shows keys read and the rate on a terminal. Its methods do
+// nothing when bar is nil: when standard error is not a terminal, or -q.
+type progress struct {
+	bar     *progressbar.ProgressBar
+	pending int64 // keys read but not yet passed to bar
+}
+
+// progressBatch keys are counted locally before being passed to the bar,
+// which takes a lock; the bar redraws at most every progressThrottle.
+const (
+	progressBatch    = 4096
+	progressThrottle = 100 * time.Millisecond
+)
+
+func newProgress(stderr io.Writer, quiet bool) *progress {
+	f, ok := stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return &progress{}
+	}
+	return &progress{bar: progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("idxbuild: reading keys"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowTotalBytes(false),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("keys"),
+		progressbar.OptionThrottle(progressThrottle),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+// add counts one key read.
+func (p *progress) add() {
+	if p.bar == nil {
+		return
+	}
+	if p.pending++; p.pending == progressBatch {
+		p.bar.Add64(p.pending)
+		p.pending = 0
+	}
+}
+
+// building switches the display from reading to writing out.
+func (p *progress) building(out string) {
+	if p.bar == nil {
+		return
+	}
+	p.bar.Add64(p.pending)
+	p.pending = 0
+	p.bar.Describe("idxbuild: sorting, placing and writing " + strconv.Quote(out))
+}
+
+// finish removes the display.
+func (p *progress) finish() {
+	if p.bar == nil {
+		return
+	}
+	p.bar.Finish()
+	p.bar.Clear()
+	p.bar = nil
+}

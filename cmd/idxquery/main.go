@@ -1,0 +1,431 @@
+// Command idxquery queries and inspects STRU index files.
+//
+// Usage:
+//
+//	idxquery [-0] [--present | --absent] FILE [KEY...]
+//	idxquery --info [--json] FILE
+//	idxquery --verify FILE
+//	idxquery --list [-0] [--prefix P] FILE
+//
+// Run "idxquery -h" for the full description of the output formats and the
+// exit status.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/stru-index/stru/cmd/internal/keyio"
+	"github.com/stru-index/stru/index"
+	"github.com/stru-index/stru/reader"
+)
+
+const usage = `usage: idxquery [-0] [--present | --absent] FILE [KEY...]
+       idxquery --info [--json] FILE
+       idxquery --verify FILE
+       idxquery --list [-0] [--prefix P] FILE
+
+Query: idxquery FILE KEY... looks up each KEY in the STRU index FILE and
+prints one line per key, in order:
+
+  present<TAB>KEY
+  absent<TAB>KEY
+
+With no KEY it reads keys from standard input, one per line, and answers
+each as it goes, in constant memory, so it can filter a stream of any length:
+
+  producer | idxquery --absent seen.stru
+
+Input lines follow idxbuild's rules: one "\r" just before the newline is
+removed (CRLF input works), an empty line is the empty key, the last line
+need not end with a newline, and a key longer than 65535 bytes is an error.
+
+  --present    print only the keys that are present, bare, one per line
+  --absent     print only the keys that are absent, bare, one per line
+  -0           keys on standard input end at NUL bytes instead of newlines
+               and nothing is removed from them; every output record (and
+               --list's) ends with a NUL byte instead of a newline
+
+Exit status of a query, as with grep: 0 if every key is present (also when
+there are no keys), 1 if any key is absent, 2 on an error. --present and
+--absent change what is printed, not the exit status.
+
+Inspection:
+  --info       print a summary of FILE: format version, key count, file size,
+               each section's offset, size and padding, load factor (keys /
+               (buckets × 8 slots)), longest probe (2 buckets if any key is
+               stored in its second bucket, else 1) with the count of such
+               keys, longest key, offset and length widths, and a
+               fingerprint of the hash key (the first 8 bytes of its
+               SHA-256; the key itself is never shown)
+  --json       with --info: print the summary as one JSON object with the
+               fields file, version, keys, file_size, key_bytes, buckets,
+               load_factor, longest_probe, second_bucket_keys,
+               longest_key, offset_width, length_width,
+               hash_key_fingerprint and sections; sections has the members
+               header, buckets, offsets, lengths and keys, each an object
+               {"offset", "size", "padding"} in bytes
+  --verify     read the whole file and check every checksum and invariant;
+               print "FILE: ok" and exit 0, or print what failed on
+               standard error and exit 1
+  --list       print every key in ascending byte order, one per line
+  --prefix P   with --list: print only the keys that begin with P
+
+Flags must come before FILE; everything after FILE is a KEY, even if it
+begins with "-". Errors (a missing file, not a STRU file, a corrupt header,
+bad usage) are one line on standard error and exit status 2.
+`
+
+// Exit statuses.
+const (
+	exitOK     = 0 // every key present; the file verified
+	exitAbsent = 1 // some key absent; verification failed
+	exitError  = 2 // usage error, unreadable or invalid file, I/O error
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// mode is what idxquery was asked to do.
+type mode int
+
+const (
+	modeQuery mode = iota
+	modeInfo
+	modeVerify
+	modeList
+)
+
+// config is the parsed command line.
+type config struct {
+	mode            mode
+	file            string
+	keys            []string
+	nul             bool
+	present, absent bool // print only present, or only absent, keys
+	json            bool
+	prefix          *string
+}
+
+// A statusError is a failed verification: an error whose exit status is
+// exitAbsent rather than exitError.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return "verification failed: " + e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// run runs idxquery with the given arguments and returns its exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "idxquery: %v (run 'idxquery -h' for help)\n", err)
+		return exitError
+	}
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	status, err := execute(cfg, stdin, out)
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		status, err = exitError, fmt.Errorf("writing output: %w", ferr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "idxquery: %s\n", describe(err))
+		var se *statusError
+		if errors.As(err, &se) {
+			return se.status
+		}
+		return exitError
+	}
+	return status
+}
+
+// parseArgs parses and checks the command line.
+func parseArgs(args []string) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("idxquery", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run prints the one-line error or the usage
+	fs.Usage = func() {}
+	var info, verify, list bool
+	fs.BoolVar(&cfg.nul, "0", false, "")
+	fs.BoolVar(&cfg.present, "present", false, "")
+	fs.BoolVar(&cfg.absent, "absent", false, "")
+	fs.BoolVar(&info, "info", false, "")
+	fs.BoolVar(&cfg.json, "json", false, "")
+	fs.BoolVar(&verify, "verify", false, "")
+	fs.BoolVar(&list, "list", false, "")
+	fs.Func("prefix", "", func(p string) error { cfg.prefix = &p; return nil })
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var modes []string
+	for _, m := range []struct {
+		set  bool
+		name string
+		mode mode
+	}{{info, "--info", modeInfo}, {verify, "--verify", modeVerify}, {list, "--list", modeList}} {
+		if m.set {
+			modes = append(modes, m.name)
+			cfg.mode = m.mode
+		}
+	}
+	switch {
+	case len(modes) > 1:
+		return nil, fmt.Errorf("%s cannot be used together", strings.Join(modes, " and "))
+	case cfg.present && cfg.absent:
+		return nil, errors.New("--present and --absent cannot be used together")
+	case (cfg.present || cfg.absent) && cfg.mode != modeQuery:
+		return nil, fmt.Errorf("--present and --absent apply to queries, not to %s", modes[0])
+	case cfg.json && cfg.mode != modeInfo:
+		return nil, errors.New("--json requires --info")
+	case cfg.prefix != nil && cfg.mode != modeList:
+		return nil, errors.New("--prefix requires --list")
+	case cfg.nul && (cfg.mode == modeInfo || cfg.mode == modeVerify):
+		return nil, fmt.Errorf("-0 does not apply to %s", modes[0])
+	case fs.NArg() == 0:
+		return nil, errors.New("missing FILE, the STRU index file")
+	case fs.NArg() > 1 && cfg.mode != modeQuery:
+		return nil, fmt.Errorf("%s takes one FILE, got %d arguments", modes[0], fs.NArg())
+	}
+	cfg.file, cfg.keys = fs.Arg(0), fs.Args()[1:]
+	return cfg, nil
+}
+
+// execute opens the file and does what cfg asks, writing to out. It
+// returns the exit status, or an error.
+func execute(cfg *config, stdin io.Reader, out *bufio.Writer) (int, error) {
+	r, err := reader.Open(cfg.file)
+	if err != nil {
+		return exitError, err
+	}
+	defer r.Close()
+	switch cfg.mode {
+	case modeInfo:
+		return exitOK, info(r, cfg, out)
+	case modeVerify:
+		if err := r.Verify(); err != nil {
+			return exitAbsent, &statusError{exitAbsent, err}
+		}
+		fmt.Fprintf(out, "%s: ok\n", cfg.file)
+		return exitOK, nil
+	case modeList:
+		return exitOK, list(r, cfg, out)
+	}
+	q := &query{r: r, out: out, cfg: cfg, status: exitOK}
+	if len(cfg.keys) > 0 {
+		for _, k := range cfg.keys {
+			q.answer([]byte(k))
+		}
+		return q.status, nil
+	}
+	// Flush answers whenever the scanner is about to wait for more input,
+	// so an interactive or slow producer sees them promptly.
+	sc := keyio.NewScanner(flushingReader{stdin, out}, "<stdin>", cfg.nul)
+	for sc.Scan() {
+		q.answer(sc.Bytes())
+	}
+	return q.status, sc.Err()
+}
+
+// A query answers keys one at a time.
+type query struct {
+	r      *reader.Reader
+	out    *bufio.Writer
+	cfg    *config
+	status int
+}
+
+// answer looks key up and prints the answer cfg asks for.
+func (q *query) answer(key []byte) {
+	ok := q.r.Contains(key)
+	if !ok {
+		q.status = exitAbsent
+	}
+	switch {
+	case q.cfg.present || q.cfg.absent:
+		if ok != q.cfg.present {
+			return
+		}
+	case ok:
+		q.out.WriteString("present\t")
+	default:
+		q.out.WriteString("absent\t")
+	}
+	q.out.Write(key)
+	q.out.WriteByte(q.cfg.terminator())
+}
+
+// terminator returns the byte that ends each output record.
+func (c *config) terminator() byte {
+	if c.nul {
+		return 0
+	}
+	return '\n'
+}
+
+// A flushingReader flushes w before each read from r: bufio.Reader reads
+// from r only when its buffer is empty, that is when input would block.
+type flushingReader struct {
+	r io.Reader
+	w *bufio.Writer
+}
+
+func (f flushingReader) Read(p []byte) (int, error) {
+	if err := f.w.Flush(); err != nil {
+		return 0, fmt.Errorf("writing output: %w", err)
+	}
+	return f.r.Read(p)
+}
+
+// list prints every key, or those with cfg.prefix.
+func list(r *reader.Reader, cfg *config, out *bufio.Writer) error {
+	keys := r.All()
+	if cfg.prefix != nil {
+		keys = r.Prefix([]byte(*cfg.prefix))
+	}
+	term := cfg.terminator()
+	for k := range keys {
+		out.Write(k)
+		if err := out.WriteByte(term); err != nil {
+			return fmt.Errorf("writing output: %w", err)
+		}
+	}
+	return nil
+}
+
+// An extent is a section's place in the file, as --info reports it.
+type extent struct {
+	Offset  uint64 `json:"offset"`
+	Size    uint64 `json:"size"`
+	Padding uint64 `json:"padding"`
+}
+
+// summary is what --info reports. Its JSON field names are part of the
+// command's interface: add fields, never rename them.
+type summary struct {
+	File             string  `json:"file"`
+	Version          uint16  `json:"version"`
+	Keys             uint64  `json:"keys"`
+	FileSize         uint64  `json:"file_size"`
+	KeyBytes         uint64  `json:"key_bytes"`
+	Buckets          uint64  `json:"buckets"`
+	LoadFactor       float64 `json:"load_factor"`
+	LongestProbe     int     `json:"longest_probe"`
+	SecondBucketKeys uint64  `json:"second_bucket_keys"`
+	LongestKey       uint32  `json:"longest_key"`
+	OffsetWidth      uint8   `json:"offset_width"`
+	LengthWidth      uint8   `json:"length_width"`
+	HashKeyPrint     string  `json:"hash_key_fingerprint"`
+	Sections         struct {
+		Header  extent `json:"header"`
+		Buckets extent `json:"buckets"`
+		Offsets extent `json:"offsets"`
+		Lengths extent `json:"lengths"`
+		Keys    extent `json:"keys"`
+	} `json:"sections"`
+}
+
+// summarize computes the --info summary. It hashes every key to find the
+// keys stored in their second bucket.
+func summarize(r *reader.Reader, file string) *summary {
+	h, l := r.Header(), r.Layout()
+	s := &summary{
+		File: file, Version: h.Version, Keys: h.Keys, FileSize: h.FileSize,
+		KeyBytes: h.KeyBytes, Buckets: h.Buckets,
+		LoadFactor:       float64(h.Keys) / float64(h.Buckets*index.BucketSlots),
+		LongestProbe:     1,
+		SecondBucketKeys: r.View().SecondBucketKeys(),
+		LongestKey:       h.MaxKeyLen, OffsetWidth: h.OffsetWidth, LengthWidth: h.LengthWidth,
+		HashKeyPrint: h.HashKey.Fingerprint(),
+	}
+	if s.SecondBucketKeys > 0 {
+		s.LongestProbe = 2
+	}
+	ext := func(sec index.Section) extent {
+		e := l[sec]
+		return extent{Offset: e.Off, Size: e.Size, Padding: e.End - e.Off - e.Size}
+	}
+	s.Sections.Header = ext(index.SectionHeader)
+	s.Sections.Buckets = ext(index.SectionBuckets)
+	s.Sections.Offsets = ext(index.SectionOffsets)
+	s.Sections.Lengths = ext(index.SectionLengths)
+	s.Sections.Keys = ext(index.SectionKeys)
+	return s
+}
+
+// info prints the summary as text or JSON.
+func info(r *reader.Reader, cfg *config, out *bufio.Writer) error {
+	s := summarize(r, cfg.file)
+	if cfg.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	plural := func(n uint64, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	}
+	fmt.Fprintf(out, "file:           %s\n", s.File)
+	fmt.Fprintf(out, "format version: %d\n", s.Version)
+	fmt.Fprintf(out, "keys:           %d\n", s.Keys)
+	fmt.Fprintf(out, "file size:      %d bytes\n", s.FileSize)
+	fmt.Fprintf(out, "key bytes:      %d bytes\n", s.KeyBytes)
+	fmt.Fprintf(out, "sections:       %-8s %12s %12s %8s\n", "name", "offset", "size", "padding")
+	for _, sec := range []struct {
+		name string
+		e    extent
+	}{
+		{"header", s.Sections.Header}, {"buckets", s.Sections.Buckets}, {"offsets", s.Sections.Offsets},
+		{"lengths", s.Sections.Lengths}, {"keys", s.Sections.Keys},
+	} {
+		fmt.Fprintf(out, "                %-8s %12d %12d %8d\n", sec.name, sec.e.Offset, sec.e.Size, sec.e.Padding)
+	}
+	fmt.Fprintf(out, "buckets:        %d of %d slots\n", s.Buckets, index.BucketSlots)
+	fmt.Fprintf(out, "load factor:    %.4f\n", s.LoadFactor)
+	fmt.Fprintf(out, "longest probe:  %d %s (%d %s stored in the second bucket)\n", s.LongestProbe,
+		plural(uint64(s.LongestProbe), "bucket", "buckets"), s.SecondBucketKeys, plural(s.SecondBucketKeys, "key", "keys"))
+	fmt.Fprintf(out, "longest key:    %d %s\n", s.LongestKey, plural(uint64(s.LongestKey), "byte", "bytes"))
+	fmt.Fprintf(out, "offset width:   %d bytes\n", s.OffsetWidth)
+	fmt.Fprintf(out, "length width:   %d %s\n", s.LengthWidth, plural(uint64(s.LengthWidth), "byte", "bytes"))
+	fmt.Fprintf(out, "hash key:       fingerprint %s\n", s.HashKeyPrint)
+	return nil
+}
+
+// describe turns an error into the text after "idxquery: ", naming the
+// file and what is wrong with it.
+func describe(err error) string {
+	var fe *index.FormatError
+	if !errors.As(err, &fe) {
+		return strings.TrimPrefix(err.Error(), "stru: ")
+	}
+	what := "corrupt STRU file"
+	switch {
+	case errors.Is(fe.Err, index.ErrNotIndex):
+		what = "not a STRU index file"
+	case errors.Is(fe.Err, index.ErrVersion):
+		what = "unsupported STRU file"
+	}
+	where := fe.Section
+	if fe.Off >= 0 {
+		where += fmt.Sprintf(" at offset %#x", fe.Off)
+	}
+	prefix := ""
+	var se *statusError
+	if errors.As(err, &se) {
+		prefix = "verification failed: "
+	}
+	return fmt.Sprintf("%s: %s%s: %s: %s", fe.File, prefix, what, where, fe.Msg)
+}
