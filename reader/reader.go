@@ -43,30 +43,36 @@ type Reader struct {
 // checksum and that the sections fit the file exactly (index.ErrCorrupt).
 // It does not read the sections; Verify does.
 func Open(path string) (*Reader, error) {
+	r, _, err := open(path)
+	return r, err
+}
+
+// open is Open, also returning the FileInfo of the file it mapped.
+func open(path string) (*Reader, fs.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close() // the mapping outlives the descriptor
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
 	}
 	data, m, err := mapFile(f, fi.Size())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	view, err := index.NewView(data, path)
 	if err != nil {
 		if m != nil {
 			m.release()
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return &Reader{view: view, m: m, file: path}, nil
+	return &Reader{view: view, m: m, file: path}, fi, nil
 }
 
 // FromBytes returns a Reader of a STRU file held in data, for example one

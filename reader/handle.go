@@ -1,0 +1,157 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Handle serves lookups from the index currently published at a path,
+// and switches to a newly published file when Reload is called (or, with
+// Watch, when the path changes). Publishers replace the file by renaming a
+// new one over the path, as builder.WriteFile and idxbuild do.
+//
+// Switching is atomic: every lookup is answered by exactly one complete
+// version of the file. A replaced file stays mapped until no goroutine
+// still uses it, which the Handle learns from the garbage collector: the
+// old Reader is never closed by the Handle, and is unmapped when it becomes
+// unreachable. Lookups therefore cost nothing beyond a Reader's (one
+// atomic pointer load, no shared counter), and a lookup that started on
+// the old file finishes on it.
+//
+// A Handle is safe for concurrent use.
+type Handle struct {
+	path    string
+	verify  bool
+	current atomic.Pointer[Reader]
+
+	mu    sync.Mutex // serializes Reload and Close
+	stamp fileStamp  // of the file current was opened from
+}
+
+// HandleOptions configure OpenHandle.
+type HandleOptions struct {
+	// SkipVerify makes OpenHandle and Reload switch to a new file after
+	// Open's O(1) header checks only. By default they run the full
+	// Verify first, so that a damaged file is never served; that reads
+	// the whole file once per reload.
+	SkipVerify bool
+}
+
+// fileStamp identifies one published version of a path.
+type fileStamp struct {
+	ino, dev uint64
+	size     int64
+	mtime    time.Time
+}
+
+// OpenHandle opens the index at path and returns a Handle serving it.
+func OpenHandle(path string, opts HandleOptions) (*Handle, error) {
+	h := &Handle{path: path, verify: !opts.SkipVerify}
+	if err := h.Reload(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Reader returns the Reader of the current file. The caller may keep using
+// it, and slices from it, for as long as it holds it, even after the
+// Handle has switched to a newer file; it must not Close it.
+func (h *Handle) Reader() *Reader { return h.current.Load() }
+
+// Contains reports whether key is in the current file.
+func (h *Handle) Contains(key []byte) bool { return h.current.Load().Contains(key) }
+
+// ContainsString reports whether key is in the current file.
+func (h *Handle) ContainsString(key string) bool { return h.current.Load().ContainsString(key) }
+
+// Reload opens the file now at the handle's path and, if it opens (and,
+// unless SkipVerify, verifies), makes it current. On any error the
+// current file keeps serving and the error is returned.
+func (h *Handle) Reload() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.path == "" {
+		return errors.New("stru: Reload of a closed Handle")
+	}
+	return h.reloadLocked()
+}
+
+func (h *Handle) reloadLocked() error {
+	r, stamp, err := openStamped(h.path)
+	if err != nil {
+		return fmt.Errorf("stru: reload: %w", err)
+	}
+	if h.verify {
+		if err := r.Verify(); err != nil {
+			r.Close()
+			return fmt.Errorf("stru: reload: %w", err)
+		}
+	}
+	if r.m != nil {
+		// Unmap the file once no goroutine holds r any more.
+		runtime.AddCleanup(r, func(m *mapping) { m.release() }, r.m)
+	}
+	h.current.Store(r)
+	h.stamp = stamp
+	return nil
+}
+
+// openStamped opens path and returns the stamp of the file it opened.
+func openStamped(path string) (*Reader, fileStamp, error) {
+	r, fi, err := open(path)
+	if err != nil {
+		return nil, fileStamp{}, err
+	}
+	return r, stampOf(fi), nil
+}
+
+// Watch reloads the Handle whenever the file at its path changes, checking
+// every interval, until ctx is done. Each failed reload is passed to
+// onError (which may be nil) and retried at the next change; the current
+// file keeps serving meanwhile.
+func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var failed fileStamp
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fi, err := os.Stat(h.path)
+		if err != nil {
+			continue // the path is between a remove and a rename, or gone
+		}
+		st := stampOf(fi)
+		h.mu.Lock()
+		changed := h.path != "" && st != h.stamp && st != failed
+		var rerr error
+		if changed {
+			rerr = h.reloadLocked()
+		}
+		h.mu.Unlock()
+		if rerr != nil {
+			failed = st
+			if onError != nil {
+				onError(rerr)
+			}
+		}
+	}
+}
+
+// Close stops the Handle from reloading. Lookups keep answering from the
+// current file, which is unmapped when the Handle and every Reader taken
+// from it are unreachable.
+func (h *Handle) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.path = ""
+	return nil
+}
