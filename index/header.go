@@ -6,7 +6,7 @@ import (
 	"hash/crc32"
 )
 
-// Format constants. format.md §2–§5 defines each of them.
+// Format constants. format.md §1–§5 and §8 define each of them.
 const (
 	Magic      = "STRU" // the first four bytes of every file
 	Version    = 1      // the format version this package writes and reads
@@ -85,8 +85,9 @@ func (h *Header) Encode(b []byte) {
 }
 
 // ParseHeader decodes and checks the header at the start of b, in this order
-// (format.md §6): magic (ErrNotIndex), length, version and incompatible flags
-// (ErrVersion), header size, checksum and reserved bytes (ErrCorrupt).
+// (format.md §6.3, checks 1–7): magic (ErrNotIndex), length (ErrCorrupt),
+// version (ErrVersion), header size and checksum (ErrCorrupt), incompatible
+// flags (ErrVersion), reserved bytes (ErrCorrupt).
 // It does not check the header against the file's size or the sections:
 // Layout does that. file names the file in errors.
 func ParseHeader(b []byte, file string) (Header, error) {

@@ -97,7 +97,7 @@ func BucketCount(keys uint64, loadFactor float64) uint64 {
 
 // Layout checks that the header's counts, widths and file size are
 // consistent with each other and with a file of fileSize bytes, and returns
-// the sections' extents (format.md §6, the checks at open). It is O(1).
+// the sections' extents (format.md §6.3, checks 8–20, in that order). It is O(1).
 func (h *Header) Layout(fileSize uint64, file string) (Layout, error) {
 	bad := func(off uint64, format string, args ...any) (Layout, error) {
 		return Layout{}, corrupt(file, SectionHeader, off, format, args...)

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 )
 
-// Verify checks the whole file (format.md §6, full verification): every
+// Verify checks the whole file (format.md §6.4, full verification): every
 // section's checksum, that padding is zero, that the offset and length
 // tables describe the key data exactly with the keys in strictly ascending
 // order, and that every key sits in one of its two buckets with its tag, in

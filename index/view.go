@@ -25,7 +25,7 @@ type View struct {
 	offsetWidth, lengthWidth        uint8
 }
 
-// NewView validates the header of the file held in data (format.md §6) and
+// NewView validates the header of the file held in data (format.md §6.3) and
 // returns a View of it. file names the file in errors; it may be "".
 // NewView reads only the header: it is O(1) whatever the file's size.
 func NewView(data []byte, file string) (View, error) {

@@ -1,0 +1,35 @@
+// Package index is the only code that knows the byte layout of a STRU file,
+// version 1. format.md at the root of the repository is the specification;
+// the comments here cite its sections as §1 … §10, and this one only maps
+// the layout onto the code.
+//
+// A STRU file is five sections, each starting at a multiple of 64 bytes and
+// zero-padded up to the next one; nothing precedes, separates or follows
+// them (§1). All integers are little-endian. Section offsets are not stored:
+// ComputeLayout derives them from the header's counts and widths.
+//
+//	offset           section   content                                   see
+//	0                header    128 bytes: magic "STRU", version 1,       §2  Header, Encode, ParseHeader
+//	                           counts, hash key, widths, CRC-32Cs
+//	128              buckets   Buckets × 64 bytes: 8 slots of u64 each,  §4  Buckets, MakeSlot, View.Find
+//	                           slot = tag<<40 | (ordinal+1), 0 = empty
+//	aligned to 64    offsets   Keys × OffsetWidth (4 or 8) bytes:        §5  OffsetWidth
+//	                           where each key starts in the key data
+//	aligned to 64    lengths   Keys × LengthWidth (1 or 2) bytes:        §5  LengthWidth
+//	                           each key's length
+//	aligned to 64    keys      KeyBytes bytes: the keys, strictly        §5  View.Key, View.Search
+//	                           ascending, concatenated
+//	aligned to 64    (end of file = Header.FileSize)
+//
+// A key's hash is SipHash-2-4 under the file's 128-bit key (§3, Hash); it
+// picks two candidate buckets and a 24-bit tag (Buckets, Tag). A key lives
+// in its first bucket, or in its second only when the first is full, and
+// every bucket fills from slot 0, so a lookup reads at most MaxProbe = 2
+// buckets (§4). Every byte of the file is covered by a CRC-32C (§6.1,
+// §6.2): the header's own, or one of the four section checksums it holds.
+//
+// Opening a file checks only the header, in O(1) (§6.3: ParseHeader, then
+// Header.Layout); View.Verify reads everything (§6.4). Errors wrap
+// ErrNotIndex, ErrVersion or ErrCorrupt in a *FormatError naming the file,
+// section and offset. Versioning and feature flags are §7, limits §8.
+package index
