@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stru-index/stru/builder"
@@ -230,3 +231,60 @@ func BenchmarkBuild(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkContainsGuarded compares Contains with TryContains, which turns
+// memory faults into errors, on the same hits: the cost of the guard.
+func BenchmarkContainsGuarded(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, guarded := range []bool{false, true} {
+			b.Run(fmt.Sprintf("keys=%d/guarded=%v", n, guarded), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				mask := len(s.hitsB) - 1
+				i := 0
+				for b.Loop() {
+					q := s.hitsB[i&mask]
+					ok := false
+					if guarded {
+						ok, _ = s.reader.TryContains(q)
+					} else {
+						ok = s.reader.Contains(q)
+					}
+					if !ok {
+						b.Fatal("wrong answer")
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkContainsParallel runs hits from GOMAXPROCS goroutines at once on
+// one Reader (impl=stru) and on one map (impl=map): with nothing shared
+// but read-only memory, ns/op should fall with -cpu 1,2.
+func BenchmarkContainsParallel(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, impl := range []string{"stru", "map"} {
+			b.Run(fmt.Sprintf("keys=%d/impl=%s", n, impl), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				mask := len(s.hits) - 1
+				var seed atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					i := int(seed.Add(7919))
+					for pb.Next() {
+						var ok bool
+						if impl == "stru" {
+							ok = s.reader.ContainsString(s.hits[i&mask])
+						} else {
+							_, ok = s.set[s.hits[i&mask]]
+						}
+						if !ok {
+							panic("wrong answer")
+						}
+						i++
+					}
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package reader
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
+
+// ErrFault is returned by TryContains and TryLookup when reading the
+// mapped file raised a memory fault: the file was truncated or rewritten
+// in place while mapped, which is outside the contract (see README.md, "Reliability").
+var ErrFault = errors.New("stru: memory fault reading the mapped index (file truncated or modified in place?)")
+
+// TryContains is Contains for services that must survive even a file
+// truncated under them: a memory fault while reading the mapping, which
+// would otherwise kill the process with SIGBUS, becomes an error wrapping
+// ErrFault. It costs two runtime/debug.SetPanicOnFault calls and a
+// deferred recover per lookup (see the benchmarks for the figure).
+func (r *Reader) TryContains(key []byte) (bool, error) {
+	_, ok, err := r.TryLookup(key)
+	return ok, err
+}
+
+// TryLookup is Lookup with the protection of TryContains.
+func (r *Reader) TryLookup(key []byte) (ordinal int, ok bool, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if e := recover(); e != nil {
+			fault, isFault := e.(interface{ Addr() uintptr })
+			if !isFault {
+				panic(e)
+			}
+			ordinal, ok = 0, false
+			err = fmt.Errorf("%w: %s at address %#x", ErrFault, r.file, fault.Addr())
+		}
+	}()
+	ordinal, ok = r.Lookup(key)
+	return ordinal, ok, nil
+}
