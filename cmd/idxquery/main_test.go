@@ -1,0 +1,534 @@
+package main
+
+// End-to-end tests: TestMain builds the real idxbuild and idxquery
+// binaries and an index of testdata/words.txt with idxbuild; each test runs
+// idxquery on real files.
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stru-index/stru/cmd/internal/clitest"
+	"github.com/stru-index/stru/index"
+	"github.com/stru-index/stru/reader"
+)
+
+// Paths of the binaries under test, and of the index of words.txt.
+var idxbuild, idxquery, wordsIndex string
+
+const wordsFile = "../../testdata/words.txt"
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := clitest.Build("github.com/stru-index/stru/cmd/idxbuild", "github.com/stru-index/stru/cmd/idxquery")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer os.RemoveAll(dir)
+	idxbuild, idxquery = filepath.Join(dir, "idxbuild"), filepath.Join(dir, "idxquery")
+	wordsIndex = filepath.Join(dir, "words.stru")
+	if out, err := exec.Command(idxbuild, "-q", "-o", wordsIndex, wordsFile).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "idxbuild: %v\n%s", err, out)
+		return 2
+	}
+	return m.Run()
+}
+
+// words returns the lines of testdata/words.txt, in file order.
+func words(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(wordsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// nonWords returns keys that are not words: each word with a suffix that
+// no word in the list has.
+func nonWords(t *testing.T) []string {
+	var keys []string
+	for _, w := range words(t) {
+		keys = append(keys, w+"\x01zq")
+	}
+	return keys
+}
+
+// lines joins keys, each followed by term.
+func lines(keys []string, term string) string {
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + term)
+	}
+	return b.String()
+}
+
+// runQuery runs idxquery with stdin and args and checks that nothing went to
+// standard error.
+func runQuery(t *testing.T, stdin string, args ...string) clitest.Result {
+	t.Helper()
+	res := clitest.Run(t, strings.NewReader(stdin), idxquery, args...)
+	if res.Stderr != "" {
+		t.Errorf("idxquery %q: stderr:\n%s", args, res.Stderr)
+	}
+	return res
+}
+
+// copyIndex copies the words index into a new temporary file.
+func copyIndex(t *testing.T) (path string, data []byte) {
+	t.Helper()
+	data, err := os.ReadFile(wordsIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "copy.stru")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, data
+}
+
+func TestKeyArguments(t *testing.T) {
+	tests := []struct {
+		name     string
+		keys     []string
+		flags    []string
+		want     string
+		wantCode int
+	}{
+		{name: "all present", keys: []string{"apple", "zoo", "A"}, want: "present\tapple\npresent\tzoo\npresent\tA\n"},
+		{name: "one absent", keys: []string{"apple", "applx", "zoo"}, want: "present\tapple\nabsent\tapplx\npresent\tzoo\n", wantCode: 1},
+		{name: "all absent", keys: []string{"Appl", "apple "}, want: "absent\tAppl\nabsent\tapple \n", wantCode: 1},
+		{name: "keys that look like flags", keys: []string{"-x", "--info", "-"}, want: "absent\t-x\nabsent\t--info\nabsent\t-\n", wantCode: 1},
+		{name: "empty key", keys: []string{""}, want: "absent\t\n", wantCode: 1},
+		{name: "UTF-8 word", keys: []string{"appliqué"}, want: "present\tappliqué\n"},
+		{name: "--present", flags: []string{"--present"}, keys: []string{"apple", "applx", "zoo"}, want: "apple\nzoo\n", wantCode: 1},
+		{name: "--absent", flags: []string{"--absent"}, keys: []string{"apple", "applx", "zoo"}, want: "applx\n", wantCode: 1},
+		{name: "--absent all present", flags: []string{"--absent"}, keys: []string{"apple"}, want: ""},
+		{name: "-0 output", flags: []string{"-0"}, keys: []string{"apple", "applx"}, want: "present\tapple\x00absent\tapplx\x00", wantCode: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append(slices.Clone(tt.flags), wordsIndex), tt.keys...)
+			res := runQuery(t, "", args...)
+			if res.Stdout != tt.want || res.Code != tt.wantCode {
+				t.Errorf("got exit %d, output:\n%q\nwant exit %d, output:\n%q", res.Code, res.Stdout, tt.wantCode, tt.want)
+			}
+		})
+	}
+}
+
+// TestStream checks keys read from standard input: every word and as many
+// non-words, in each output mode and input format.
+func TestStream(t *testing.T) {
+	w, nw := words(t), nonWords(t)
+	mixed := slices.Concat(w[:5000], nw[:5000], w[5000:], nw[5000:])
+	var answers []string
+	for _, k := range mixed {
+		if strings.HasSuffix(k, "\x01zq") {
+			answers = append(answers, "absent\t"+k)
+		} else {
+			answers = append(answers, "present\t"+k)
+		}
+	}
+	tests := []struct {
+		name     string
+		stdin    string
+		flags    []string
+		want     string
+		wantCode int
+	}{
+		{name: "all words", stdin: lines(w, "\n"), want: lines(w, "\n") /* with --present */, flags: []string{"--present"}},
+		{name: "all words, --absent prints nothing", stdin: lines(w, "\n"), flags: []string{"--absent"}, want: ""},
+		{name: "mixed", stdin: lines(mixed, "\n"), want: lines(answers, "\n"), wantCode: 1},
+		{name: "mixed --present", stdin: lines(mixed, "\n"), flags: []string{"--present"}, want: lines(w, "\n"), wantCode: 1},
+		{name: "mixed --absent", stdin: lines(mixed, "\n"), flags: []string{"--absent"}, want: lines(nw, "\n"), wantCode: 1},
+		{name: "CRLF", stdin: lines(mixed, "\r\n"), want: lines(answers, "\n"), wantCode: 1},
+		{name: "unterminated last line", stdin: "apple\nzoo", want: "present\tapple\npresent\tzoo\n"},
+		{name: "empty line is the empty key", stdin: "apple\n\n", want: "present\tapple\nabsent\t\n", wantCode: 1},
+		{name: "embedded CR is kept", stdin: "apple\r\r\nap\rple\n", want: "absent\tapple\r\nabsent\tap\rple\n", wantCode: 1},
+		{name: "no input", stdin: "", want: ""},
+		{name: "-0", flags: []string{"-0"}, stdin: lines(mixed, "\x00"), want: lines(answers, "\x00"), wantCode: 1},
+		{name: "-0 --absent", flags: []string{"-0", "--absent"}, stdin: "apple\x00apple\r\x00app\nle\x00zoo", want: "apple\r\x00app\nle\x00", wantCode: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runQuery(t, tt.stdin, append(tt.flags, wordsIndex)...)
+			if res.Code != tt.wantCode {
+				t.Errorf("exit %d, want %d", res.Code, tt.wantCode)
+			}
+			if res.Stdout != tt.want {
+				got, want := strings.Split(res.Stdout, "\n"), strings.Split(tt.want, "\n")
+				i := 0
+				for i < min(len(got), len(want)) && got[i] == want[i] {
+					i++
+				}
+				t.Errorf("output has %d lines, want %d; first difference at line %d", len(got), len(want), i+1)
+			}
+		})
+	}
+}
+
+// TestErrors checks that problems with the file or the command line exit
+// 2 with one line on standard error and no output.
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o644)
+	truncated := filepath.Join(dir, "truncated.stru")
+	_, data := copyIndex(t)
+	os.WriteFile(truncated, data[:len(data)-64], 0o644)
+	badHeader := filepath.Join(dir, "bad-header.stru")
+	bad := slices.Clone(data)
+	bad[24] ^= 1 // the key count
+	os.WriteFile(badHeader, bad, 0o644)
+	newer := filepath.Join(dir, "newer.stru")
+	bad = slices.Clone(data)
+	bad[4] = 2 // the version
+	os.WriteFile(newer, bad, 0o644)
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantMsg string
+	}{
+		{"missing file", []string{filepath.Join(dir, "nonexistent"), "apple"}, "no such file"},
+		{"not a STRU file", []string{wordsFile, "apple"}, "not a STRU index file"},
+		{"empty file", []string{"--info", empty}, "not a STRU index file"},
+		{"directory", []string{"--list", dir}, "not a regular file"},
+		{"truncated", []string{truncated, "apple"}, "corrupt STRU file"},
+		{"damaged header", []string{"--verify", badHeader}, "corrupt STRU file"},
+		{"newer version", []string{newer, "apple"}, "unsupported STRU file"},
+		{"missing FILE", []string{}, "missing FILE"},
+		{"unknown flag", []string{"--bogus", wordsIndex}, "-bogus"},
+		{"--present and --absent", []string{"--present", "--absent", wordsIndex}, "--present and --absent"},
+		{"--json without --info", []string{"--json", wordsIndex}, "--json requires --info"},
+		{"--prefix without --list", []string{"--prefix", "a", wordsIndex}, "--prefix requires --list"},
+		{"--info and --list", []string{"--info", "--list", wordsIndex}, "cannot be used together"},
+		{"--absent with --info", []string{"--absent", "--info", wordsIndex}, "--info"},
+		{"--info with two files", []string{"--info", wordsIndex, wordsIndex}, "one FILE"},
+		{"-0 with --verify", []string{"-0", "--verify", wordsIndex}, "-0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := clitest.Run(t, strings.NewReader("apple\n"), idxquery, tt.args...)
+			if res.Code != 2 || res.Stdout != "" {
+				t.Errorf("exit %d, stdout %q; want 2 and nothing", res.Code, res.Stdout)
+			}
+			line := clitest.OneLineError(t, res.Stderr, "idxquery: ")
+			if !strings.Contains(line, tt.wantMsg) {
+				t.Errorf("error %q does not contain %q", line, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, flag := range []string{"-h", "--help"} {
+		res := runQuery(t, "", flag)
+		if res.Code != 0 || !strings.HasPrefix(res.Stdout, "usage: idxquery") {
+			t.Errorf("%s: exit %d, stdout %.40q; want the usage and exit 0", flag, res.Code, res.Stdout)
+		}
+	}
+}
+
+// infoFields are the documented fields of --info --json.
+var infoFields = []string{
+	"file", "version", "keys", "file_size", "key_bytes", "buckets", "load_factor", "longest_probe",
+	"second_bucket_keys", "longest_key", "offset_width", "length_width", "hash_key_fingerprint", "sections",
+}
+
+// sectionNames are the members of the sections field, in file order.
+var sectionNames = []string{"header", "buckets", "offsets", "lengths", "keys"}
+
+// infoJSON holds the output of --info --json.
+type infoJSON struct {
+	File             string  `json:"file"`
+	Version          int     `json:"version"`
+	Keys             uint64  `json:"keys"`
+	FileSize         uint64  `json:"file_size"`
+	KeyBytes         uint64  `json:"key_bytes"`
+	Buckets          uint64  `json:"buckets"`
+	LoadFactor       float64 `json:"load_factor"`
+	LongestProbe     int     `json:"longest_probe"`
+	SecondBucketKeys uint64  `json:"second_bucket_keys"`
+	LongestKey       int     `json:"longest_key"`
+	OffsetWidth      int     `json:"offset_width"`
+	LengthWidth      int     `json:"length_width"`
+	Fingerprint      string  `json:"hash_key_fingerprint"`
+	Sections         map[string]struct {
+		Offset  uint64 `json:"offset"`
+		Size    uint64 `json:"size"`
+		Padding uint64 `json:"padding"`
+	} `json:"sections"`
+}
+
+// parseInfo checks that out is one JSON object with exactly the documented
+// fields and decodes it.
+func parseInfo(t *testing.T, out string) infoJSON {
+	t.Helper()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &fields); err != nil {
+		t.Fatalf("--info --json output is not a JSON object: %v\n%s", err, out)
+	}
+	names := slices.Sorted(maps.Keys(fields))
+	if want := slices.Sorted(slices.Values(infoFields)); !slices.Equal(names, want) {
+		t.Fatalf("--info --json fields are %q, want %q", names, want)
+	}
+	var sections map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(fields["sections"], &sections); err != nil {
+		t.Fatalf("sections: %v", err)
+	}
+	if names := slices.Sorted(maps.Keys(sections)); !slices.Equal(names, slices.Sorted(slices.Values(sectionNames))) {
+		t.Fatalf("sections are %q, want %q", names, sectionNames)
+	}
+	for name, s := range sections {
+		if got := slices.Sorted(maps.Keys(s)); !slices.Equal(got, []string{"offset", "padding", "size"}) {
+			t.Fatalf("section %s has fields %q, want offset, size, padding", name, got)
+		}
+	}
+	var info infoJSON
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatalf("--info --json: %v", err)
+	}
+	return info
+}
+
+// keyStats returns the total bytes and the length of the longest of keys.
+func keyStats(keys []string) (keyBytes, longest int) {
+	for _, k := range keys {
+		keyBytes, longest = keyBytes+len(k), max(longest, len(k))
+	}
+	return keyBytes, longest
+}
+
+// buildIndex builds an index of keys with idxbuild and the given flags.
+func buildIndex(t *testing.T, keys []string, flags ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "keys.txt"), filepath.Join(dir, "keys.stru")
+	if err := os.WriteFile(in, []byte(lines(keys, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := clitest.Run(t, nil, idxbuild, append(flags, "-q", "-o", out, in)...)
+	if res.Code != 0 {
+		t.Fatalf("idxbuild: exit %d:\n%s", res.Code, res.Stderr)
+	}
+	return out
+}
+
+// TestInfo checks --info --json against the file and the word list, and
+// that the text form shows the same figures.
+func TestInfo(t *testing.T) {
+	w := words(t)
+	tests := []struct {
+		name          string
+		path          string
+		keys          []string
+		wantProbe     int
+		wantLoadRange [2]float64
+	}{
+		{"words", wordsIndex, w, 2, [2]float64{0.79, 0.8}},
+		{"words at 0.05", buildIndex(t, w[:1000], "--load-factor", "0.05"), w[:1000], 1, [2]float64{0.045, 0.05}},
+		{"empty set", buildIndex(t, nil), nil, 1, [2]float64{0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fi, err := os.Stat(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := reader.Open(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hk := r.Header().HashKey
+			r.Close()
+
+			res := runQuery(t, "", "--info", "--json", tt.path)
+			if res.Code != 0 {
+				t.Fatalf("--info --json: exit %d", res.Code)
+			}
+			info := parseInfo(t, res.Stdout)
+			keyBytes, longest := keyStats(tt.keys)
+			if info.File != tt.path || info.Version != index.Version {
+				t.Errorf("file %q version %d, want %q %d", info.File, info.Version, tt.path, index.Version)
+			}
+			if info.Keys != uint64(len(tt.keys)) || info.KeyBytes != uint64(keyBytes) || info.LongestKey != longest {
+				t.Errorf("keys %d, key bytes %d, longest key %d; want %d, %d, %d",
+					info.Keys, info.KeyBytes, info.LongestKey, len(tt.keys), keyBytes, longest)
+			}
+			if info.FileSize != uint64(fi.Size()) {
+				t.Errorf("file_size %d, the file is %d bytes", info.FileSize, fi.Size())
+			}
+			if lf := info.LoadFactor; lf < tt.wantLoadRange[0] || lf > tt.wantLoadRange[1] ||
+				lf != float64(info.Keys)/float64(info.Buckets*index.BucketSlots) {
+				t.Errorf("load_factor %v with %d keys in %d buckets, want it in %v", lf, info.Keys, info.Buckets, tt.wantLoadRange)
+			}
+			if info.LongestProbe != tt.wantProbe || (info.SecondBucketKeys > 0) != (tt.wantProbe == 2) {
+				t.Errorf("longest_probe %d with %d keys in their second bucket, want %d", info.LongestProbe, info.SecondBucketKeys, tt.wantProbe)
+			}
+			if info.OffsetWidth != 4 || info.LengthWidth != 1 {
+				t.Errorf("offset_width %d, length_width %d; want 4, 1", info.OffsetWidth, info.LengthWidth)
+			}
+			if info.Fingerprint != hk.Fingerprint() {
+				t.Errorf("hash_key_fingerprint %q, want %q", info.Fingerprint, hk.Fingerprint())
+			}
+			// Sections: in order, contiguous, aligned, covering the file.
+			var next uint64
+			for _, name := range sectionNames {
+				s := info.Sections[name]
+				if s.Offset != next || s.Offset%index.Align != 0 || s.Padding >= index.Align {
+					t.Errorf("section %s at %d, size %d, padding %d; want it at %d, aligned", name, s.Offset, s.Size, s.Padding, next)
+				}
+				next = s.Offset + s.Size + s.Padding
+			}
+			if next != uint64(fi.Size()) || info.Sections["keys"].Size != uint64(keyBytes) ||
+				info.Sections["buckets"].Size != info.Buckets*index.BucketSize {
+				t.Errorf("sections end at %d, keys section %d bytes, buckets section %d bytes",
+					next, info.Sections["keys"].Size, info.Sections["buckets"].Size)
+			}
+
+			// The text form shows the same figures, and neither shows the key.
+			text := runQuery(t, "", "--info", tt.path)
+			if text.Code != 0 {
+				t.Fatalf("--info: exit %d", text.Code)
+			}
+			for _, want := range []string{
+				fmt.Sprintf("format version: %d\n", info.Version),
+				fmt.Sprintf("keys:           %d\n", info.Keys),
+				fmt.Sprintf("file size:      %d bytes\n", fi.Size()),
+				fmt.Sprintf("load factor:    %.4f\n", info.LoadFactor),
+				fmt.Sprintf("longest probe:  %d bucket", info.LongestProbe),
+				fmt.Sprintf("(%d key", info.SecondBucketKeys),
+				fmt.Sprintf("longest key:    %d byte", info.LongestKey),
+				"fingerprint " + hk.Fingerprint() + "\n",
+			} {
+				if !strings.Contains(text.Stdout, want) {
+					t.Errorf("--info output lacks %q:\n%s", want, text.Stdout)
+				}
+			}
+			secRE := regexp.MustCompile(`(?m)^\s+(header|buckets|offsets|lengths|keys)\s+(\d+)\s+(\d+)\s+(\d+)$`)
+			rows := secRE.FindAllStringSubmatch(text.Stdout, -1)
+			if len(rows) != 5 {
+				t.Fatalf("--info shows %d section rows, want 5:\n%s", len(rows), text.Stdout)
+			}
+			for _, row := range rows {
+				s := info.Sections[row[1]]
+				if row[2] != strconv.FormatUint(s.Offset, 10) || row[3] != strconv.FormatUint(s.Size, 10) || row[4] != strconv.FormatUint(s.Padding, 10) {
+					t.Errorf("--info row %q disagrees with the JSON %d %d %d", row[0], s.Offset, s.Size, s.Padding)
+				}
+			}
+			for _, out := range []string{res.Stdout, text.Stdout} {
+				if strings.Contains(strings.ToLower(out), fmt.Sprintf("%x", hk[:])) {
+					t.Errorf("--info shows the hash key itself")
+				}
+			}
+		})
+	}
+}
+
+// TestVerify checks --verify on the good index and on copies with one
+// byte changed in each section.
+func TestVerify(t *testing.T) {
+	res := runQuery(t, "", "--verify", wordsIndex)
+	if res.Code != 0 || res.Stdout != wordsIndex+": ok\n" {
+		t.Fatalf("--verify on a good file: exit %d, output %q", res.Code, res.Stdout)
+	}
+	r, err := reader.Open(wordsIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := r.Layout()
+	r.Close()
+	for _, tt := range []struct {
+		section index.Section
+		at      func(e index.Extent) uint64 // the byte to change
+	}{
+		{index.SectionKeys, func(e index.Extent) uint64 { return e.Off + e.Size/2 }},
+		{index.SectionKeys, func(e index.Extent) uint64 { return e.End - 1 }}, // padding
+		{index.SectionBuckets, func(e index.Extent) uint64 { return e.Off + 7 }},
+		{index.SectionOffsets, func(e index.Extent) uint64 { return e.Off + e.Size - 4 }},
+		{index.SectionLengths, func(e index.Extent) uint64 { return e.Off }},
+	} {
+		e := layout[tt.section]
+		off := tt.at(e)
+		t.Run(fmt.Sprintf("%v byte %d", tt.section, off-e.Off), func(t *testing.T) {
+			path, data := copyIndex(t)
+			data[off] ^= 0x20
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res := clitest.Run(t, nil, idxquery, "--verify", path)
+			if res.Code != 1 || res.Stdout != "" {
+				t.Errorf("exit %d, stdout %q; want 1 and nothing", res.Code, res.Stdout)
+			}
+			line := clitest.OneLineError(t, res.Stderr, "idxquery: "+path+": verification failed: ")
+			if !strings.Contains(line, tt.section.String()) {
+				t.Errorf("error %q does not name the %v section", line, tt.section)
+			}
+
+			// Queries on the damaged file still answer, without crashing.
+			res = clitest.Run(t, strings.NewReader(lines(words(t)[:2000], "\n")), idxquery, path)
+			if res.Code != 0 && res.Code != 1 {
+				t.Errorf("query on the damaged file: exit %d, stderr:\n%s", res.Code, res.Stderr)
+			}
+		})
+	}
+}
+
+func TestList(t *testing.T) {
+	w := words(t)
+	sorted := slices.Clone(w)
+	slices.Sort(sorted) // byte order, as the index stores keys
+	withPrefix := func(p string) []string {
+		var keys []string
+		for _, k := range sorted {
+			if strings.HasPrefix(k, p) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	tests := []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"all", nil, lines(sorted, "\n")},
+		{"prefix appl", []string{"--prefix", "appl"}, lines(withPrefix("appl"), "\n")},
+		{"prefix Z", []string{"--prefix", "Z"}, lines(withPrefix("Z"), "\n")},
+		{"prefix is a whole word", []string{"--prefix", "zoo"}, lines(withPrefix("zoo"), "\n")},
+		{"prefix with UTF-8", []string{"--prefix", "appliqu\xc3"}, lines(withPrefix("appliqu\xc3"), "\n")},
+		{"prefix matching nothing", []string{"--prefix", "qqq"}, ""},
+		{"empty prefix", []string{"--prefix", ""}, lines(sorted, "\n")},
+		{"-0", []string{"-0", "--prefix", "b"}, lines(withPrefix("b"), "\x00")},
+	}
+	if len(withPrefix("appl")) < 2 || len(withPrefix("appliqu\xc3")) == 0 {
+		t.Fatal("the word list lacks the words this test expects")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runQuery(t, "", append(append([]string{"--list"}, tt.flags...), wordsIndex)...)
+			if res.Code != 0 {
+				t.Errorf("exit %d", res.Code)
+			}
+			if res.Stdout != tt.want {
+				t.Errorf("output is %d bytes, want %d:\n%.300q\nwant:\n%.300q", len(res.Stdout), len(tt.want), res.Stdout, tt.want)
+			}
+		})
+	}
+}
