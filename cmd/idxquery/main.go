@@ -52,9 +52,9 @@ need not end with a newline, and a key longer than 65535 bytes is an error.
                and nothing is removed from them; every output record (and
                --list's) ends with a NUL byte instead of a newline
 
-Exit status of a query, as with grep: 0 if every key is present (also when
-there are no keys), 1 if any key is absent, 2 on an error. --present and
---absent change what is printed, not the exit status.
+Exit status of a query, for shell scripts as grep's is: 0 if every key is
+present (also when there are no keys), 1 if any key is absent, 2 on an
+error. --present and --absent change what is printed, not the exit status.
 
 Inspection:
   --info       print a summary of FILE: format version, key count, file size,

@@ -481,10 +481,16 @@ func TestVerify(t *testing.T) {
 				t.Errorf("error %q does not name the %v section", line, tt.section)
 			}
 
-			// Queries on the damaged file still answer, without crashing.
+			// Queries, --info and --list on the damaged file still answer,
+			// without crashing: only --verify reads every byte.
 			res = clitest.Run(t, strings.NewReader(lines(words(t)[:2000], "\n")), idxquery, path)
 			if res.Code != 0 && res.Code != 1 {
 				t.Errorf("query on the damaged file: exit %d, stderr:\n%s", res.Code, res.Stderr)
+			}
+			for _, args := range [][]string{{"--info", "--json", path}, {"--list", path}, {"--list", "--prefix", "b", path}} {
+				if res := clitest.Run(t, nil, idxquery, args...); res.Code != 0 || res.Stderr != "" {
+					t.Errorf("%q on the damaged file: exit %d, stderr:\n%s", args, res.Code, res.Stderr)
+				}
 			}
 		})
 	}

@@ -80,10 +80,18 @@ func Run(t testing.TB, stdin io.Reader, path string, args ...string) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
+	if raceEnabled {
+		// A race-enabled program that exits 0 sleeps a second first,
+		// by default, to let racing goroutines be caught.
+		cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	err := cmd.Run()
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	if strings.Contains(res.Stderr, "WARNING: DATA RACE") {
+		t.Errorf("%s %q: data race:\n%s", filepath.Base(path), args, res.Stderr)
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
