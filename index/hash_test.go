@@ -1,0 +1,307 @@
+package index_test
+
+import (
+	"encoding/binary"
+	"math/big"
+	"math/bits"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stru-index/stru/index"
+)
+
+// sipRefKey is the key of the SipHash reference vectors: bytes 00 01 … 0f.
+var sipRefKey = index.HashKey{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+
+// sipRefVectors are SipHash-2-4's 64-bit outputs for the messages 00 01 …
+// (n−1), n = 0 … 63, under sipRefKey: the vectors_sip64 table of the
+// reference implementation (github.com/veorq/SipHash, vectors.h), read as
+// little-endian u64.
+var sipRefVectors = [64]uint64{
+	0x726fdb47dd0e0e31, 0x74f839c593dc67fd, 0x0d6c8009d9a94f5a, 0x85676696d7fb7e2d,
+	0xcf2794e0277187b7, 0x18765564cd99a68d, 0xcbc9466e58fee3ce, 0xab0200f58b01d137,
+	0x93f5f5799a932462, 0x9e0082df0ba9e4b0, 0x7a5dbbc594ddb9f3, 0xf4b32f46226bada7,
+	0x751e8fbc860ee5fb, 0x14ea5627c0843d90, 0xf723ca908e7af2ee, 0xa129ca6149be45e5,
+	0x3f2acc7f57c29bdb, 0x699ae9f52cbe4794, 0x4bc1b3f0968dd39c, 0xbb6dc91da77961bd,
+	0xbed65cf21aa2ee98, 0xd0f2cbb02e3b67c7, 0x93536795e3a33e88, 0xa80c038ccd5ccec8,
+	0xb8ad50c6f649af94, 0xbce192de8a85b8ea, 0x17d835b85bbb15f3, 0x2f2e6163076bcfad,
+	0xde4daaaca71dc9a5, 0xa6a2506687956571, 0xad87a3535c49ef28, 0x32d892fad841c342,
+	0x7127512f72f27cce, 0xa7f32346f95978e3, 0x12e0b01abb051238, 0x15e034d40fa197ae,
+	0x314dffbe0815a3b4, 0x027990f029623981, 0xcadcd4e59ef40c4d, 0x9abfd8766a33735c,
+	0x0e3ea96b5304a7d0, 0xad0c42d6fc585992, 0x187306c89bc215a9, 0xd4a60abcf3792b95,
+	0xf935451de4f21df2, 0xa9538f0419755787, 0xdb9acddff56ca510, 0xd06c98cd5c0975eb,
+	0xe612a3cb9ecba951, 0xc766e62cfcadaf96, 0xee64435a9752fe72, 0xa192d576b245165a,
+	0x0a8787bf8ecb74b2, 0x81b3e73d20b49b6f, 0x7fa8220ba3b2ecea, 0x245731c13ca42499,
+	0xb78dbfaf3a8d83bd, 0xea1ad565322a1a0b, 0x60e61c23a3795013, 0x6606d7e446282b93,
+	0x6ca4ecb15c5f91e1, 0x9f626da15c9625f3, 0xe51b38608ef25f57, 0x958a324ceb064572,
+}
+
+// TestHashKnownAnswers pins the hash to SipHash-2-4's reference vectors,
+// with k0 and k1 taken from the 16 key bytes little-endian (format.md §3).
+// Changing the hash changes the format.
+func TestHashKnownAnswers(t *testing.T) {
+	k0, k1 := sipRefKey.Halves()
+	if k0 != 0x0706050403020100 || k1 != 0x0f0e0d0c0b0a0908 {
+		t.Fatalf("Halves() = %#x, %#x; want 0x0706050403020100, 0x0f0e0d0c0b0a0908", k0, k1)
+	}
+	msg := make([]byte, 64)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	for n, want := range sipRefVectors {
+		if got := index.Hash(k0, k1, msg[:n]); got != want {
+			t.Errorf("Hash(reference key, 00..%02x) = %#016x, want %#016x", n-1, got, want)
+		}
+	}
+	// The two the format's text quotes.
+	if got := index.Hash(k0, k1, nil); got != 0x726fdb47dd0e0e31 {
+		t.Errorf("Hash of the empty message = %#016x, want 0x726fdb47dd0e0e31", got)
+	}
+	if got := index.Hash(k0, k1, msg[:15]); got != 0xa129ca6149be45e5 {
+		t.Errorf("Hash of 15 bytes = %#016x, want 0xa129ca6149be45e5", got)
+	}
+}
+
+// sipHashFromSpec is SipHash-2-4 written from the pseudo-code of format.md
+// §3, to check that the pseudo-code is right.
+func sipHashFromSpec(k0, k1 uint64, m []byte) uint64 {
+	v0 := k0 ^ 0x736f6d6570736575
+	v1 := k1 ^ 0x646f72616e646f6d
+	v2 := k0 ^ 0x6c7967656e657261
+	v3 := k1 ^ 0x7465646279746573
+	round := func() {
+		v0 += v1
+		v1 = bits.RotateLeft64(v1, 13)
+		v1 ^= v0
+		v0 = bits.RotateLeft64(v0, 32)
+		v2 += v3
+		v3 = bits.RotateLeft64(v3, 16)
+		v3 ^= v2
+		v0 += v3
+		v3 = bits.RotateLeft64(v3, 21)
+		v3 ^= v0
+		v2 += v1
+		v1 = bits.RotateLeft64(v1, 17)
+		v1 ^= v2
+		v2 = bits.RotateLeft64(v2, 32)
+	}
+	n := len(m)
+	for len(m) >= 8 {
+		w := binary.LittleEndian.Uint64(m)
+		v3 ^= w
+		round()
+		round()
+		v0 ^= w
+		m = m[8:]
+	}
+	w := uint64(n%256) << 56
+	for i, c := range m {
+		w |= uint64(c) << (8 * i)
+	}
+	v3 ^= w
+	round()
+	round()
+	v0 ^= w
+	v2 ^= 0xff
+	round()
+	round()
+	round()
+	round()
+	return v0 ^ v1 ^ v2 ^ v3
+}
+
+// TestHashMatchesSpec checks Hash against format.md's SipHash pseudo-code,
+// on the reference vectors and on random keys and messages.
+func TestHashMatchesSpec(t *testing.T) {
+	k0, k1 := sipRefKey.Halves()
+	msg := make([]byte, 64)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	for n, want := range sipRefVectors {
+		if got := sipHashFromSpec(k0, k1, msg[:n]); got != want {
+			t.Fatalf("format.md's SipHash of 00..%02x = %#016x, want %#016x", n-1, got, want)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		k0, k1 := r.Uint64(), r.Uint64()
+		m := make([]byte, r.IntN(300))
+		for i := range m {
+			m[i] = byte(r.Uint32())
+		}
+		if got, want := index.Hash(k0, k1, m), sipHashFromSpec(k0, k1, m); got != want {
+			t.Fatalf("Hash(%#x, %#x, %x) = %#x, format.md's SipHash gives %#x", k0, k1, m, got, want)
+		}
+	}
+}
+
+// TestChecksum checks the CRC-32C check value and format.md §6.1's bitwise
+// definition.
+func TestChecksum(t *testing.T) {
+	if got := index.Checksum([]byte("123456789")); got != 0xe3069283 {
+		t.Errorf(`Checksum("123456789") = %#08x, want 0xe3069283`, got)
+	}
+	if got := index.Checksum(nil); got != 0 {
+		t.Errorf("Checksum of no bytes = %#08x, want 0", got)
+	}
+	fromSpec := func(b []byte) uint32 {
+		crc := uint32(0xFFFFFFFF)
+		for _, c := range b {
+			crc ^= uint32(c)
+			for range 8 {
+				if crc&1 != 0 {
+					crc = crc>>1 ^ 0x82F63B78
+				} else {
+					crc >>= 1
+				}
+			}
+		}
+		return crc ^ 0xFFFFFFFF
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		b := make([]byte, r.IntN(200))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		if got, want := index.Checksum(b), fromSpec(b); got != want {
+			t.Fatalf("Checksum(%x) = %#08x, format.md's CRC-32C gives %#08x", b, got, want)
+		}
+		cut := r.IntN(len(b) + 1)
+		if got := index.UpdateChecksum(index.Checksum(b[:cut]), b[cut:]); got != fromSpec(b) {
+			t.Fatalf("UpdateChecksum in two parts at %d of %x = %#08x, want %#08x", cut, b, got, fromSpec(b))
+		}
+	}
+}
+
+// bigBuckets computes format.md §3's bucket choices with big integers:
+// b1 = ⌊h·B / 2^64⌋, b2 = ⌊((h·0x9E3779B97F4A7C15) mod 2^64)·B / 2^64⌋.
+func bigBuckets(h, nb uint64) (b1, b2 *big.Int) {
+	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
+	bh, bnb := new(big.Int).SetUint64(h), new(big.Int).SetUint64(nb)
+	mixed := new(big.Int).Mul(bh, new(big.Int).SetUint64(0x9E3779B97F4A7C15))
+	mixed.Mod(mixed, two64)
+	b1 = new(big.Int).Div(new(big.Int).Mul(bh, bnb), two64)
+	b2 = new(big.Int).Div(new(big.Int).Mul(mixed, bnb), two64)
+	return b1, b2
+}
+
+func TestBuckets(t *testing.T) {
+	check := func(h, nb uint64) {
+		t.Helper()
+		b1, b2 := index.Buckets(h, nb)
+		w1, w2 := bigBuckets(h, nb)
+		if !w1.IsUint64() || !w2.IsUint64() || b1 != w1.Uint64() || b2 != w2.Uint64() {
+			t.Fatalf("Buckets(%#x, %d) = %d, %d; math/big gives %v, %v", h, nb, b1, b2, w1, w2)
+		}
+		if b1 >= nb || b2 >= nb {
+			t.Fatalf("Buckets(%#x, %d) = %d, %d: not below the bucket count", h, nb, b1, b2)
+		}
+	}
+	edges := []uint64{0, 1, 2, 0x9E3779B97F4A7C15, 1 << 63, 1<<64 - 1, 0x726fdb47dd0e0e31}
+	counts := []uint64{1, 2, 3, 7, 1000, 1 << 32, 1<<32 + 1, 1 << 40, 1<<61 - 1, 1<<64 - 1}
+	for _, h := range edges {
+		for _, nb := range counts {
+			check(h, nb)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		nb := r.Uint64() >> r.UintN(64) // all magnitudes
+		check(r.Uint64(), max(nb, 1))
+	}
+	// With one bucket both choices are bucket 0.
+	for range 100 {
+		if b1, b2 := index.Buckets(r.Uint64(), 1); b1 != 0 || b2 != 0 {
+			t.Fatalf("Buckets(_, 1) = %d, %d; want 0, 0", b1, b2)
+		}
+	}
+}
+
+// TestBucketsSpread checks that both choices spread hashes evenly, and
+// that the second is not the first: the point of two choices.
+func TestBucketsSpread(t *testing.T) {
+	const nb, n = 64, 64 * 1000
+	var c1, c2 [nb]int
+	same := 0
+	r := rand.New(rand.NewPCG(7, 8))
+	for range n {
+		b1, b2 := index.Buckets(r.Uint64(), nb)
+		c1[b1]++
+		c2[b2]++
+		if b1 == b2 {
+			same++
+		}
+	}
+	for b := range nb {
+		if c1[b] < 800 || c1[b] > 1200 || c2[b] < 800 || c2[b] > 1200 {
+			t.Errorf("bucket %d chosen %d times first and %d times second out of %d, want about %d", b, c1[b], c2[b], n, n/nb)
+		}
+	}
+	if same > 2*n/nb {
+		t.Errorf("b1 = b2 for %d of %d hashes, want about %d", same, n, n/nb)
+	}
+}
+
+func TestTagAndSlot(t *testing.T) {
+	tags := []uint64{0, 1, 0x0e0e31, 0x7fffff, 0xffffff}
+	ords := []uint64{0, 1, 2, 1 << 32, index.MaxKeys - 1}
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 200 {
+		tags = append(tags, index.Tag(r.Uint64()))
+		ords = append(ords, r.Uint64N(index.MaxKeys))
+	}
+	for _, tag := range tags {
+		if tag >= 1<<index.TagBits {
+			t.Fatalf("Tag gave %#x, more than %d bits", tag, index.TagBits)
+		}
+		for _, ord := range ords {
+			s := index.MakeSlot(tag, ord)
+			if s == 0 {
+				t.Fatalf("MakeSlot(%#x, %d) = 0, the empty slot", tag, ord)
+			}
+			if want := tag<<40 | (ord + 1); s != want {
+				t.Fatalf("MakeSlot(%#x, %d) = %#016x, want tag<<40 | (ordinal+1) = %#016x", tag, ord, s, want)
+			}
+			if got := index.SlotTag(s); got != tag {
+				t.Fatalf("SlotTag(MakeSlot(%#x, %d)) = %#x", tag, ord, got)
+			}
+			if got, used := index.SlotOrdinal(s); !used || got != ord {
+				t.Fatalf("SlotOrdinal(MakeSlot(%#x, %d)) = %d, %v", tag, ord, got, used)
+			}
+		}
+	}
+	if _, used := index.SlotOrdinal(0); used {
+		t.Error("SlotOrdinal(0) says the empty slot is used")
+	}
+	// A tag-only value (ordinal field 0) is not a used slot either.
+	if _, used := index.SlotOrdinal(0xabcdef << 40); used {
+		t.Error("SlotOrdinal of a slot whose ordinal field is 0 says it is used")
+	}
+	for _, c := range []struct{ h, tag uint64 }{
+		{0, 0}, {0x726fdb47dd0e0e31, 0x0e0e31}, {1<<64 - 1, 0xffffff}, {0xabcdef000000, 0},
+	} {
+		if got := index.Tag(c.h); got != c.tag {
+			t.Errorf("Tag(%#x) = %#x, want the low 24 bits %#x", c.h, got, c.tag)
+		}
+	}
+	if index.MaxKeys+1 >= 1<<index.OrdinalBits {
+		t.Errorf("MaxKeys = %d: ordinal+1 of the last key does not fit %d bits", uint64(index.MaxKeys), index.OrdinalBits)
+	}
+}
+
+func TestHashKey(t *testing.T) {
+	k := sipRefKey
+	other := sipRefKey
+	other[15] ^= 1
+	if k.Fingerprint() != sipRefKey.Fingerprint() {
+		t.Error("equal keys have different fingerprints")
+	}
+	if k.Fingerprint() == other.Fingerprint() {
+		t.Error("keys differing in one bit have the same fingerprint")
+	}
+	if fp := k.Fingerprint(); len(fp) != 16 {
+		t.Errorf("Fingerprint() = %q, want 16 hex digits", fp)
+	}
+}

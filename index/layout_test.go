@@ -1,0 +1,199 @@
+package index_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stru-index/stru/index"
+)
+
+func TestComputeLayoutGolden(t *testing.T) {
+	// format.md §10.1: 4 keys, 1 bucket, 12 key bytes, widths 4 and 1.
+	l, ok := index.ComputeLayout(4, 1, 12, 4, 1)
+	want := index.Layout{
+		index.SectionHeader:  {Off: 0, Size: 128, End: 128},
+		index.SectionBuckets: {Off: 128, Size: 64, End: 192},
+		index.SectionOffsets: {Off: 192, Size: 16, End: 256},
+		index.SectionLengths: {Off: 256, Size: 4, End: 320},
+		index.SectionKeys:    {Off: 320, Size: 12, End: 384},
+	}
+	if !ok || l != want {
+		t.Errorf("ComputeLayout(4, 1, 12, 4, 1) = %v, %v; want %v, true", l, ok, want)
+	}
+	if l.FileSize() != 384 {
+		t.Errorf("FileSize() = %d, want 384", l.FileSize())
+	}
+	// format.md §1: the empty set is 192 bytes, its last three sections empty.
+	l, ok = index.ComputeLayout(0, 1, 0, 4, 1)
+	if !ok || l.FileSize() != 192 || l[index.SectionOffsets] != (index.Extent{Off: 192, Size: 0, End: 192}) || l[index.SectionKeys] != (index.Extent{Off: 192, Size: 0, End: 192}) {
+		t.Errorf("ComputeLayout of the empty set = %v, %v; want sections ending at 192", l, ok)
+	}
+}
+
+// TestComputeLayoutAlignment checks format.md §1's rules on random counts:
+// sections in order, each at a multiple of 64, padded with less than 64
+// bytes to where the next starts.
+func TestComputeLayoutAlignment(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for range 10000 {
+		keys := r.Uint64N(1 << r.UintN(41))
+		buckets := max((keys+7)/8, 1) + r.Uint64N(100)
+		keyBytes := r.Uint64N(1 << r.UintN(50))
+		ow, lw := uint8(4<<r.UintN(2)), uint8(1<<r.UintN(2))
+		l, ok := index.ComputeLayout(keys, buckets, keyBytes, ow, lw)
+		if !ok {
+			t.Fatalf("ComputeLayout(%d, %d, %d, %d, %d) failed", keys, buckets, keyBytes, ow, lw)
+		}
+		sizes := [index.NumSections]uint64{128, 64 * buckets, keys * uint64(ow), keys * uint64(lw), keyBytes}
+		var at uint64
+		for s, e := range l {
+			if e.Off != at || e.Off%64 != 0 || e.End%64 != 0 || e.Size != sizes[s] ||
+				e.End < e.Off+e.Size || e.End-(e.Off+e.Size) >= 64 {
+				t.Fatalf("ComputeLayout(%d, %d, %d, %d, %d): section %v = %+v, want it at %d, %d bytes, padded to 64",
+					keys, buckets, keyBytes, ow, lw, index.Section(s), e, at, sizes[s])
+			}
+			at = e.End
+		}
+		if l.FileSize() != at {
+			t.Fatalf("FileSize() = %d, want %d", l.FileSize(), at)
+		}
+	}
+}
+
+// TestComputeLayoutOverflow checks format.md §6.3 check 18: no product
+// over 64 bits, no section content or unpadded end at 2^62 or beyond.
+func TestComputeLayoutOverflow(t *testing.T) {
+	const limit = 1 << 62
+	for _, c := range []struct {
+		keys, buckets, keyBytes uint64
+		ow, lw                  uint8
+		ok                      bool
+	}{
+		{0, 1, limit - 192 - 1, 4, 1, true},       // keys end at 2^62 − 1
+		{0, 1, limit - 192, 4, 1, false},          // keys end at 2^62
+		{0, 1, 1<<64 - 1, 4, 1, false},            // keys alone exceed 2^62
+		{0, 1<<56 - 3, 0, 4, 1, true},             // buckets end at 2^62 − 64
+		{0, 1<<56 - 2, 0, 4, 1, false},            // buckets end at 2^62
+		{0, 1<<56 - 1, 0, 4, 1, false},            // buckets end past 2^62
+		{0, 1 << 56, 0, 4, 1, false},              // buckets are 2^62 bytes
+		{0, 1 << 58, 0, 4, 1, false},              // 64 × buckets overflows 64 bits
+		{1 << 61, 1 << 58, 0, 8, 2, false},        // keys × 8 overflows too
+		{1 << 62, 1, 0, 8, 1, false},              // keys × 8 overflows 64 bits
+		{1 << 59, 1, 0, 8, 1, false},              // keys × 8 = 2^62
+		{1<<40 - 2, 1 << 37, 1 << 56, 8, 2, true}, // the largest counts the format allows
+	} {
+		_, ok := index.ComputeLayout(c.keys, c.buckets, c.keyBytes, c.ow, c.lw)
+		if ok != c.ok {
+			t.Errorf("ComputeLayout(%d, %d, %d, %d, %d) ok = %v, want %v", c.keys, c.buckets, c.keyBytes, c.ow, c.lw, ok, c.ok)
+		}
+	}
+}
+
+func TestWidths(t *testing.T) {
+	for _, c := range []struct {
+		keyBytes uint64
+		want     uint8
+	}{{0, 4}, {1, 4}, {1<<32 - 1, 4}, {1 << 32, 4}, {1<<32 + 1, 8}, {1 << 40, 8}, {1<<64 - 1, 8}} {
+		if got := index.OffsetWidth(c.keyBytes); got != c.want {
+			t.Errorf("OffsetWidth(%d) = %d, want %d", c.keyBytes, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		longest uint32
+		want    uint8
+	}{{0, 1}, {1, 1}, {255, 1}, {256, 2}, {65535, 2}} {
+		if got := index.LengthWidth(c.longest); got != c.want {
+			t.Errorf("LengthWidth(%d) = %d, want %d", c.longest, got, c.want)
+		}
+	}
+}
+
+func TestBucketCount(t *testing.T) {
+	for _, c := range []struct {
+		keys       uint64
+		loadFactor float64
+		want       uint64
+	}{
+		{0, 0.8, 1}, {1, 0.8, 1}, {4, 0.8, 1}, {6, 0.8, 1}, {7, 0.8, 2}, // ⌈n / 6.4⌉
+		{0, 0.5, 1}, {4, 0.5, 1}, {5, 0.5, 2}, {400, 0.5, 100}, {401, 0.5, 101}, // ⌈n / 4⌉
+		{8, 1, 1}, {9, 1, 2}, {1 << 40, 1, 1 << 37}, // ⌈n / 8⌉
+		{1000, 0.05, 2500},              // ⌈n / 0.4⌉
+		{17, 2, 3},                      // a load factor above 1 still leaves a slot per key
+		{1<<40 - 2, 0.95, 144672582602}, // ⌈(2^40 − 2) / 7.6⌉ = ⌈144672582601.84⌉
+	} {
+		got := index.BucketCount(c.keys, c.loadFactor)
+		if got != c.want {
+			t.Errorf("BucketCount(%d, %v) = %d, want %d", c.keys, c.loadFactor, got, c.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	for range 10000 {
+		keys := r.Uint64N(1 << r.UintN(41))
+		lf := 0.05 + 0.9*r.Float64()
+		nb := index.BucketCount(keys, lf)
+		if nb < 1 || nb*8 < keys {
+			t.Fatalf("BucketCount(%d, %v) = %d: fewer slots than keys", keys, lf, nb)
+		}
+		// The load is at most lf, and one bucket fewer would exceed it
+		// (up to float rounding).
+		if load := float64(keys) / float64(8*nb); load > lf*(1+1e-12) {
+			t.Fatalf("BucketCount(%d, %v) = %d: load %v", keys, lf, nb, load)
+		}
+		if nb > 1 && float64(keys)/float64(8*(nb-1)) < lf*(1-1e-12) {
+			t.Fatalf("BucketCount(%d, %v) = %d: %d buckets would do", keys, lf, nb, nb-1)
+		}
+	}
+}
+
+// TestHeaderLayoutWidths checks that Layout accepts both widths format.md
+// §5 allows and rejects the rest.
+func TestHeaderLayoutWidths(t *testing.T) {
+	base := index.Header{Version: 1, Keys: 4, Buckets: 1, KeyBytes: 12, MaxKeyLen: 6}
+	for _, c := range []struct {
+		ow, lw   uint8
+		keyBytes uint64
+		longest  uint32
+		ok       bool
+	}{
+		{4, 1, 12, 6, true}, {8, 1, 12, 6, true}, {4, 2, 12, 6, true}, {8, 2, 12, 6, true},
+		{4, 1, 12, 255, true}, {4, 1, 12, 256, false}, {4, 2, 12, 256, true}, {4, 2, 12, 65535, true},
+		{8, 2, 1<<32 + 1, 65535, true}, {4, 2, 1<<32 + 1, 65535, false},
+	} {
+		h := base
+		h.OffsetWidth, h.LengthWidth, h.KeyBytes, h.MaxKeyLen = c.ow, c.lw, c.keyBytes, c.longest
+		if c.keyBytes > 4*uint64(c.longest) {
+			h.Keys = c.keyBytes/uint64(c.longest) + 1
+			h.Buckets = (h.Keys + 7) / 8
+		}
+		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+		if !ok {
+			t.Fatalf("ComputeLayout for %+v failed", h)
+		}
+		h.FileSize = l.FileSize()
+		_, err := h.Layout(h.FileSize, "")
+		if (err == nil) != c.ok {
+			t.Errorf("Layout with offset width %d, length width %d, %d key bytes, longest %d: %v, want ok = %v",
+				c.ow, c.lw, c.keyBytes, c.longest, err, c.ok)
+		}
+	}
+	// 4-byte offsets hold up to 2^32 key bytes, and no more.
+	for _, c := range []struct {
+		keyBytes uint64
+		ok       bool
+	}{{1 << 32, true}, {1<<32 + 1, false}} {
+		h := index.Header{Version: 1, Keys: 1 << 20, Buckets: 1 << 17, KeyBytes: c.keyBytes, MaxKeyLen: 65535, OffsetWidth: 4, LengthWidth: 2}
+		l, _ := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+		h.FileSize = l.FileSize()
+		if _, err := h.Layout(h.FileSize, ""); (err == nil) != c.ok {
+			t.Errorf("Layout with 4-byte offsets and %d key bytes: %v, want ok = %v", c.keyBytes, err, c.ok)
+		}
+	}
+}
+
+func TestSectionString(t *testing.T) {
+	for s, want := range []string{"header", "buckets", "offsets", "lengths", "keys", "file"} {
+		if got := index.Section(s).String(); got != want {
+			t.Errorf("Section(%d).String() = %q, want %q", s, got, want)
+		}
+	}
+}
