@@ -1,0 +1,150 @@
+package reader_test
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/stru-index/stru/builder"
+	"github.com/stru-index/stru/reader"
+)
+
+// exampleIndex writes an index of the given keys to a file in a new
+// temporary directory and returns its path and a function removing it.
+func exampleIndex(keys ...string) (path string, cleanup func()) {
+	dir, err := os.MkdirTemp("", "stru-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := builder.New(builder.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := b.AddString(k); err != nil {
+			log.Fatal(err)
+		}
+	}
+	path = filepath.Join(dir, "fruit.stru")
+	if err := b.WriteFile(path); err != nil {
+		log.Fatal(err)
+	}
+	return path, func() { os.RemoveAll(dir) }
+}
+
+func ExampleOpen() {
+	path, cleanup := exampleIndex("apple", "banana", "cherry")
+	defer cleanup()
+
+	r, err := reader.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	for _, k := range []string{"banana", "durian"} {
+		fmt.Println(k, r.ContainsString(k))
+	}
+	fmt.Println(r.Contains([]byte("apple")))
+	// Output:
+	// banana true
+	// durian false
+	// true
+}
+
+func ExampleFromBytes() {
+	// An index built in memory; it could equally come from //go:embed.
+	b, err := builder.New(builder.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	b.AddString("red")
+	b.AddString("green")
+	b.AddString("blue")
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		log.Fatal(err)
+	}
+
+	r, err := reader.FromBytes(buf.Bytes())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.Len(), r.ContainsString("green"), r.ContainsString("yellow"))
+	// Output: 3 true false
+}
+
+func ExampleReader_Lookup() {
+	path, cleanup := exampleIndex("cherry", "apple", "banana")
+	defer cleanup()
+	r, err := reader.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	// The ordinal is the key's rank in byte order: a dense ID in [0, Len()).
+	ord, ok := r.Lookup([]byte("banana"))
+	fmt.Println(ord, ok)
+	fmt.Printf("%s\n", r.Key(ord))
+	_, ok = r.LookupString("durian")
+	fmt.Println(ok)
+	// Output:
+	// 1 true
+	// banana
+	// false
+}
+
+func ExampleReader_All() {
+	path, cleanup := exampleIndex("pear", "apple", "fig", "apple")
+	defer cleanup()
+	r, err := reader.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	for k := range r.All() {
+		fmt.Printf("%s\n", k)
+	}
+	// Output:
+	// apple
+	// fig
+	// pear
+}
+
+func ExampleReader_Prefix() {
+	path, cleanup := exampleIndex("app", "apple", "applet", "apricot", "banana")
+	defer cleanup()
+	r, err := reader.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	for k := range r.Prefix([]byte("appl")) {
+		fmt.Printf("%s\n", k)
+	}
+	start, end := r.PrefixRange([]byte("ap"))
+	fmt.Println(start, end)
+	// Output:
+	// apple
+	// applet
+	// 0 4
+}
+
+func ExampleReader_Verify() {
+	path, cleanup := exampleIndex("apple", "banana")
+	defer cleanup()
+	r, err := reader.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+
+	// Open checks only the header; Verify reads and checks every byte.
+	fmt.Println(r.Verify())
+	// Output: <nil>
+}
