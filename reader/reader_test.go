@@ -248,7 +248,7 @@ func checkSet(t *testing.T, r *reader.Reader, sorted, nonMembers, prefixes [][]b
 			t.Fatalf("Lookup(non-member %q) = %d, true", k, ord)
 		}
 	}
-	for _, i := range []int{-1, len(sorted), len(sorted) + 1, -1 << 40} {
+	for _, i := range []int{-1, len(sorted), len(sorted) + 1, math.MinInt} {
 		if k := r.Key(i); k != nil {
 			t.Fatalf("Key(%d) = %q, want nil (out of range)", i, k)
 		}
