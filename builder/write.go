@@ -1,12 +1,10 @@
 package builder
 
 import (
-	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/stru-index/stru/index"
 )
@@ -17,11 +15,25 @@ type plan struct {
 	header index.Header
 	layout index.Layout
 	table  *table
+	rekeys int // hash keys replaced before every key could be placed
 }
 
-// prepare sorts the keys, places them and computes the header.
-func (b *Builder) prepare() (*plan, error) {
+// hashCheckEvery is how many keys prepare hashes between two checks of its
+// context.
+const hashCheckEvery = 1 << 16
+
+// prepare sorts the keys, places them and computes the header. It returns
+// ctx.Err() if ctx is canceled: it checks before and after sorting, while
+// hashing, after each placement attempt and before each chunk of the
+// checksum pass.
+func (b *Builder) prepare(ctx context.Context) (*plan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	b.sortKeys()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p := &plan{}
 	h := &p.header
 	h.Version = index.Version
@@ -42,13 +54,21 @@ func (b *Builder) prepare() (*plan, error) {
 	for attempt := 0; ; attempt++ {
 		k0, k1 := key.Halves()
 		for i, r := range b.recs {
+			if i%hashCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
 			hashes[i] = index.Hash(k0, k1, b.key(r))
 		}
 		t, err := place(hashes, h.Buckets, k0^k1)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
 		if err == nil {
 			p.table = t
 			h.HashKey = key
-			b.stats.Rekeys = attempt
+			p.rekeys = attempt
 			break
 		}
 		if attempt == maxRekeys {
@@ -66,6 +86,9 @@ func (b *Builder) prepare() (*plan, error) {
 	for s := index.SectionBuckets; s < index.NumSections; s++ {
 		crc := uint32(0)
 		err := b.writeSection(p, s, func(chunk []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			crc = index.UpdateChecksum(crc, chunk)
 			return nil
 		})
@@ -150,12 +173,28 @@ func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error
 // WriteTo writes the index of the keys added so far to w and returns the
 // number of bytes written. The Builder may be written again, or added to.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
-	p, err := b.prepare()
+	ctx := context.Background()
+	p, err := b.prepare(ctx)
 	if err != nil {
 		return 0, err
 	}
+	n, err := b.write(ctx, p, w)
+	if err != nil {
+		return n, err
+	}
+	b.setStats(p)
+	return n, nil
+}
+
+// write writes the file p plans to w and returns the number of bytes
+// written. It checks ctx before each chunk of at most 64 KiB and returns
+// ctx.Err() once ctx is canceled.
+func (b *Builder) write(ctx context.Context, p *plan, w io.Writer) (int64, error) {
 	var written int64
 	emit := func(chunk []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		n, err := w.Write(chunk)
 		written += int64(n)
 		return err
@@ -170,6 +209,11 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 			return written, err
 		}
 	}
+	return written, nil
+}
+
+// setStats records the statistics of the file p plans, once written.
+func (b *Builder) setStats(p *plan) {
 	b.stats = Stats{
 		Keys:         p.header.Keys,
 		Duplicates:   b.added - p.header.Keys,
@@ -177,61 +221,7 @@ func (b *Builder) WriteTo(w io.Writer) (int64, error) {
 		FileBytes:    p.header.FileSize,
 		Buckets:      p.header.Buckets,
 		SecondBucket: p.table.secondBucket(),
-		Rekeys:       b.stats.Rekeys,
+		Rekeys:       p.rekeys,
 		HashKey:      p.header.HashKey,
 	}
-	return written, nil
-}
-
-// WriteFile writes the index to path atomically: it writes a temporary
-// file in path's directory, syncs it to disk, renames it over path and
-// syncs the directory. On any error path is untouched and the temporary
-// file is removed. Readers that have the old file open or mapped keep
-// seeing the old file.
-func (b *Builder) WriteFile(path string) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, err = b.WriteTo(bw); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", tmp, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", tmp, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("stru: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("stru: syncing %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("stru: closing %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("stru: %w", err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("stru: syncing directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("stru: syncing directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -1,0 +1,154 @@
+package builder
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile writes the index to path atomically, as WriteFileContext does
+// with a context that is never canceled.
+func (b *Builder) WriteFile(path string) error {
+	return b.WriteFileContext(context.Background(), path)
+}
+
+// WriteFileContext writes the index to path atomically. In order, it
+//
+//  1. sorts and places the keys, with nothing on disk yet;
+//  2. creates a temporary file named ".BASE.tmp-" and digits, where BASE is
+//     path's base name, in path's directory, with mode 0644;
+//  3. writes the index to it;
+//  4. fsyncs it;
+//  5. closes it;
+//  6. renames it to path, replacing any file there in one step;
+//  7. fsyncs the directory, so that the rename survives a crash of the
+//     operating system.
+//
+// ctx is checked before each step and between chunks of at most 64 KiB
+// while writing, and between phases of step 1.
+//
+// If a step up to 6 fails, or ctx is canceled before step 6, path is
+// untouched, the temporary file is removed, and the error returned wraps
+// the cause: the system call's error, or ctx.Err(). A failed fsync is never
+// retried: the kernel may have dropped the data it could not write and
+// marked it clean, so a second fsync could report success for data that is
+// not on disk.
+//
+// If step 7 fails, the rename has happened: path is the new file, and
+// anyone opening path gets the new index, but durability is not
+// guaranteed: after an operating-system crash or power loss path may again
+// be the old file. WriteFileContext returns the error.
+//
+// Readers that have the old file open or mapped keep reading the old file,
+// whole and unchanged. If the process is killed during steps 2–6 (SIGKILL,
+// an out-of-memory kill), the temporary file stays behind; nothing ever
+// reads it, and it can be removed.
+func (b *Builder) WriteFileContext(ctx context.Context, path string) error {
+	return b.publish(ctx, osFS{}, path)
+}
+
+// publish is WriteFileContext with the file system fsys, which is osFS
+// except in tests.
+func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) (err error) {
+	p, err := b.prepare(ctx)
+	if err != nil {
+		return fmt.Errorf("stru: writing %s: %w", path, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stru: writing %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
+	}
+	tmp := f.Name()
+	closed, renamed := false, false
+	defer func() {
+		if err != nil && !renamed {
+			if !closed {
+				f.Close()
+			}
+			fsys.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("stru: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, err = b.write(ctx, p, bw); err != nil {
+		return fmt.Errorf("stru: writing %s: %w", tmp, err)
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("stru: writing %s: %w", tmp, err)
+	}
+	if err = ctx.Err(); err != nil {
+		return fmt.Errorf("stru: writing %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("stru: syncing %s: %w", tmp, err)
+	}
+	closed = true
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("stru: closing %s: %w", tmp, err)
+	}
+	if err = ctx.Err(); err != nil {
+		return fmt.Errorf("stru: writing %s: %w", path, err)
+	}
+	if err = fsys.Rename(tmp, path); err != nil {
+		return fmt.Errorf("stru: %w", err)
+	}
+	renamed = true
+	b.setStats(p)
+	if err = fsys.SyncDir(dir); err != nil {
+		return fmt.Errorf("stru: syncing directory %s: %w (the new %s is in place but may not survive a system crash)", dir, err, path)
+	}
+	return nil
+}
+
+// A fileSystem is what publish needs of the file system. osFS is the only
+// implementation outside tests; tests substitute one that records the
+// order of the operations and makes chosen ones fail.
+type fileSystem interface {
+	CreateTemp(dir, pattern string) (tempFile, error) // as os.CreateTemp
+	Rename(oldpath, newpath string) error
+	Remove(name string) error
+	SyncDir(dir string) error // fsync the directory itself
+}
+
+// A tempFile is the temporary file being written: an *os.File in osFS.
+type tempFile interface {
+	Name() string
+	Write(p []byte) (int, error)
+	Chmod(mode os.FileMode) error
+	Sync() error
+	Close() error
+}
+
+// osFS is the operating system's file system.
+type osFS struct{}
+
+func (osFS) CreateTemp(dir, pattern string) (tempFile, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err // not a nil *os.File in a non-nil tempFile
+	}
+	return f, nil
+}
+
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFS) Remove(name string) error             { return os.Remove(name) }
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
