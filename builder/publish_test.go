@@ -122,8 +122,8 @@ func (f *recordingFile) Close() error {
 	return err
 }
 
-// publishKeys returns a Builder holding n keys of 10–40 bytes whose names
-// start with prefix, with a fixed hash key.
+// publishKeys returns a Builder holding n keys of 70–130 bytes starting
+// with prefix, with a fixed hash key.
 func publishKeys(t *testing.T, prefix string, n int) *Builder {
 	t.Helper()
 	key := index.HashKey{'p', 'u', 'b', 'l', 'i', 's', 'h'}
@@ -132,7 +132,7 @@ func publishKeys(t *testing.T, prefix string, n int) *Builder {
 		t.Fatal(err)
 	}
 	for i := range n {
-		if err := b.AddString(fmt.Sprintf("%s-%d-%s", prefix, i, strings.Repeat("x", i%31))); err != nil {
+		if err := b.AddString(fmt.Sprintf("%s-%d-%s", prefix, i, strings.Repeat("x", 60+i%61))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,6 +201,12 @@ func TestPublishOrder(t *testing.T) {
 		{failOp: "rename", err: syscall.EXDEV, wantOps: "create chmod write sync close rename! remove"},
 		{failOp: "syncdir", err: syscall.EIO, wantOps: "create chmod write sync close rename syncdir!", wantNew: true},
 	}
+	// 40,000 keys make a file of about 4.4 MB: several 1 MiB writes.
+	b := publishKeys(t, "new", 40_000)
+	var want bytes.Buffer
+	if _, err := b.WriteTo(&want); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
 		name := "none"
 		if tt.failOp != "" {
@@ -208,12 +214,6 @@ func TestPublishOrder(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			dir, path, old := publishDir(t)
-			// 100,000 keys make a file of about 4.5 MB: several 1 MiB writes.
-			b := publishKeys(t, "new", 100_000)
-			var want bytes.Buffer
-			if _, err := b.WriteTo(&want); err != nil {
-				t.Fatal(err)
-			}
 			b.stats = Stats{}
 			fs := &recordingFS{failOp: tt.failOp, failWrite: tt.failWrite, err: tt.err}
 			err := b.publish(context.Background(), fs, path)
@@ -233,8 +233,8 @@ func TestPublishOrder(t *testing.T) {
 			}
 			if tt.wantNew {
 				checkPublished(t, dir, path, want.Bytes(), "new")
-				if b.Stats().Keys != 100_000 {
-					t.Errorf("Stats after the rename describe %d keys, want 100000", b.Stats().Keys)
+				if b.Stats().Keys != 40_000 {
+					t.Errorf("Stats after the rename describe %d keys, want 40000", b.Stats().Keys)
 				}
 			} else {
 				checkPublished(t, dir, path, old, "old")
@@ -264,7 +264,7 @@ func TestWriteFileFailureDoc(t *testing.T) {
 // context's error, leaves the old file and removes the temporary one.
 func TestWriteFileContextCanceledWhileWriting(t *testing.T) {
 	dir, path, old := publishDir(t)
-	b := publishKeys(t, "new", 100_000)
+	b := publishKeys(t, "new", 40_000)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fs := &recordingFS{}
@@ -308,7 +308,7 @@ func (c *countdownContext) Err() error {
 // hashing, placing, checksumming), no file is created at all.
 func TestWriteFileContextCanceledEverywhere(t *testing.T) {
 	dir, path, old := publishDir(t)
-	b := publishKeys(t, "new", 20_000)
+	b := publishKeys(t, "new", 5000)
 
 	// A run that is never canceled counts the checks, in all and before
 	// the temporary file is created.
