@@ -391,8 +391,12 @@ func TestGoldenByHand(t *testing.T) {
 	// §3 and §4: look a key up by its hash.
 	lookup := func(k string) (uint64, bool) {
 		h := siphash.Hash(k0, k1, []byte(k))
-		b1, _ := bits.Mul64(h, nbuckets)
-		b2, _ := bits.Mul64(h*0x9E3779B97F4A7C15, nbuckets)
+		blocks := (nbuckets + 65535) / 65536 // 1 here
+		per := nbuckets / blocks
+		block, _ := bits.Mul64(h, blocks)
+		o1, _ := bits.Mul64(h*0x9E3779B97F4A7C15, per)
+		o2, _ := bits.Mul64(h*0xC2B2AE3D27D4EB4F, per)
+		b1, b2 := block*per+o1, block*per+o2
 		tag := h & 0xFFFFFF
 		for probe, b := range []uint64{b1, b2} {
 			if probe == 1 && b2 == b1 {
@@ -423,17 +427,18 @@ func TestGoldenByHand(t *testing.T) {
 }
 
 // TestFormatDocBucketVectors checks format.md §10.3's bucket choice vectors
-// against index.Buckets and against the formulas of §3 computed with
-// math/big.
+// against index.Blocks and index.Buckets and against the formulas of §3
+// computed with math/big.
 func TestFormatDocBucketVectors(t *testing.T) {
-	rows := 0
+	const cols = 9 // h, B, blocks, per, k, h·c1, h·c2, b1, b2
+	rows, multiBlock := 0, 0
 	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
 	for _, line := range markedLines(t, "BUCKET VECTORS") {
 		cells := strings.Split(strings.Trim(line, "|"), "|")
-		if len(cells) != 5 {
-			t.Fatalf("format.md bucket vectors: row %q has %d cells, want 5", line, len(cells))
+		if len(cells) != cols {
+			t.Fatalf("format.md bucket vectors: row %q has %d cells, want %d", line, len(cells), cols)
 		}
-		var v [5]uint64
+		var v [cols]uint64
 		ok := true
 		for i, c := range cells {
 			n, err := strconv.ParseUint(strings.TrimSpace(c), 0, 64)
@@ -448,29 +453,49 @@ func TestFormatDocBucketVectors(t *testing.T) {
 		rows++
 		h, nb := v[0], v[1]
 		b1, b2 := index.Buckets(h, nb)
-		// §3 by big integers: b1 = ⌊h·B / 2^64⌋, b2 = ⌊((h·c) mod 2^64)·B / 2^64⌋.
+		blocks := index.Blocks(nb)
+		if blocks > 1 {
+			multiBlock++
+		}
+		// §3 by big integers: blocks = ⌈B / 65536⌉, per = B / blocks,
+		// k = ⌊h·blocks / 2^64⌋, b = k·per + ⌊((h·c) mod 2^64)·per / 2^64⌋.
 		bh, bnb := new(big.Int).SetUint64(h), new(big.Int).SetUint64(nb)
-		mixed := new(big.Int).Mul(bh, new(big.Int).SetUint64(0x9E3779B97F4A7C15))
-		mixed.Mod(mixed, two64)
-		big1 := new(big.Int).Div(new(big.Int).Mul(bh, bnb), two64)
-		big2 := new(big.Int).Div(new(big.Int).Mul(mixed, bnb), two64)
+		bigBlocks := new(big.Int).Div(new(big.Int).Add(bnb, big.NewInt(65535)), big.NewInt(65536))
+		per, perRem := new(big.Int).DivMod(bnb, bigBlocks, new(big.Int))
+		if perRem.Sign() != 0 {
+			t.Errorf("format.md bucket vectors: B = %d is not a multiple of its %v blocks: not a valid bucket count", nb, bigBlocks)
+		}
+		bigK := new(big.Int).Div(new(big.Int).Mul(bh, bigBlocks), two64)
+		mixed := func(c uint64) *big.Int {
+			m := new(big.Int).Mul(bh, new(big.Int).SetUint64(c))
+			return m.Mod(m, two64)
+		}
+		mixed1, mixed2 := mixed(0x9E3779B97F4A7C15), mixed(0xC2B2AE3D27D4EB4F)
+		choice := func(m *big.Int) *big.Int {
+			b := new(big.Int).Div(new(big.Int).Mul(m, per), two64)
+			return b.Add(b, new(big.Int).Mul(bigK, per))
+		}
 		for _, c := range []struct {
 			what      string
 			doc, code uint64
 			big       *big.Int
 		}{
-			{"h·0x9E3779B97F4A7C15 mod 2^64", v[2], h * 0x9E3779B97F4A7C15, mixed},
-			{"b1", v[3], b1, big1},
-			{"b2", v[4], b2, big2},
+			{"blocks", v[2], blocks, bigBlocks},
+			{"per", v[3], nb / blocks, per},
+			{"k", v[4], b1 / (nb / blocks), bigK},
+			{"h·0x9E3779B97F4A7C15 mod 2^64", v[5], h * 0x9E3779B97F4A7C15, mixed1},
+			{"h·0xC2B2AE3D27D4EB4F mod 2^64", v[6], h * 0xC2B2AE3D27D4EB4F, mixed2},
+			{"b1", v[7], b1, choice(mixed1)},
+			{"b2", v[8], b2, choice(mixed2)},
 		} {
 			if c.doc != c.code || !c.big.IsUint64() || c.big.Uint64() != c.doc {
-				t.Errorf("format.md bucket vectors, h=%#x B=%d: %s is %d in format.md, %d by index.Buckets, %v by math/big",
+				t.Errorf("format.md bucket vectors, h=%#x B=%d: %s is %d in format.md, %d by package index, %v by math/big",
 					h, nb, c.what, c.doc, c.code, c.big)
 			}
 		}
 	}
-	if rows < 5 {
-		t.Errorf("format.md bucket vectors: %d rows, want at least 5", rows)
+	if rows < 5 || multiBlock < 3 {
+		t.Errorf("format.md bucket vectors: %d rows, %d of them with more than one block; want at least 5 and 3", rows, multiBlock)
 	}
 }
 

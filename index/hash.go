@@ -33,17 +33,58 @@ func Hash(k0, k1 uint64, key []byte) uint64 {
 	return siphash.Hash(k0, k1, key)
 }
 
-// altMul is the odd constant that scrambles a hash into its second bucket
-// choice: 2^64 divided by the golden ratio, rounded to odd.
-const altMul = 0x9E3779B97F4A7C15
+// The odd constants that scramble a hash into a key's two buckets within
+// its block: 2^64 divided by the golden ratio, rounded to odd, and xxHash's
+// PRIME64_2.
+const (
+	mul1 = 0x9E3779B97F4A7C15
+	mul2 = 0xC2B2AE3D27D4EB4F
+)
+
+// BlockBuckets is the most buckets a block holds. The hash table is cut
+// into Blocks(buckets) blocks of equal size, each a range of hashes, and
+// both buckets of a key lie in its block, so that a builder can place the
+// keys of one range of blocks at a time (format.md §3).
+const BlockBuckets = 1 << 16
+
+// Blocks returns the number of blocks of a table of the given number of
+// buckets: ⌈buckets / BlockBuckets⌉. A valid file's bucket count is a
+// multiple of it (format.md §3, §6.3 check 13).
+func Blocks(buckets uint64) uint64 {
+	n := buckets / BlockBuckets
+	if buckets%BlockBuckets != 0 {
+		n++
+	}
+	return n
+}
 
 // Buckets returns the two buckets, in [0, buckets), in which a key with hash
-// h may be stored: b1 = ⌊h·buckets / 2^64⌋ and b2 = ⌊(h·altMul mod 2^64)·buckets / 2^64⌋
-// (format.md §3). They may be equal.
+// h may be stored (format.md §3). With blocks = Blocks(buckets) blocks of
+// per = ⌊buckets / blocks⌋ buckets, the key's block is k = ⌊h·blocks / 2^64⌋
+// and
+//
+//	b1 = k·per + ⌊(h·0x9E3779B97F4A7C15 mod 2^64)·per / 2^64⌋
+//	b2 = k·per + ⌊(h·0xC2B2AE3D27D4EB4F mod 2^64)·per / 2^64⌋
+//
+// They may be equal. In a valid file buckets is a multiple of blocks; for
+// other counts the last buckets % blocks buckets are never chosen. Buckets
+// returns 0, 0 for an empty table.
 func Buckets(h, buckets uint64) (b1, b2 uint64) {
-	b1, _ = bits.Mul64(h, buckets)
-	b2, _ = bits.Mul64(h*altMul, buckets)
-	return b1, b2
+	if buckets == 0 {
+		return 0, 0
+	}
+	blocks := Blocks(buckets)
+	return bucketsIn(h, blocks, buckets/blocks)
+}
+
+// bucketsIn is Buckets for a table of blocks blocks of perBlock buckets:
+// the lookup's form, with no division.
+func bucketsIn(h, blocks, perBlock uint64) (b1, b2 uint64) {
+	k, _ := bits.Mul64(h, blocks)
+	o1, _ := bits.Mul64(h*mul1, perBlock)
+	o2, _ := bits.Mul64(h*mul2, perBlock)
+	base := k * perBlock
+	return base + o1, base + o2
 }
 
 // Tag returns the TagBits-bit tag of a key with hash h: its low 24 bits.

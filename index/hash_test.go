@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stru-index/stru/index"
@@ -175,32 +176,57 @@ func TestChecksum(t *testing.T) {
 	}
 }
 
-// bigBuckets computes format.md §3's bucket choices with big integers:
-// b1 = ⌊h·B / 2^64⌋, b2 = ⌊((h·0x9E3779B97F4A7C15) mod 2^64)·B / 2^64⌋.
-func bigBuckets(h, nb uint64) (b1, b2 *big.Int) {
+// bigBuckets computes format.md §3's block and bucket choices with big
+// integers: blocks = ⌈B / 65536⌉, per = ⌊B / blocks⌋ (exact for a valid B),
+// k = ⌊h·blocks / 2^64⌋, b1 = k·per + ⌊((h·0x9E3779B97F4A7C15) mod 2^64)·per / 2^64⌋
+// and b2 likewise with 0xC2B2AE3D27D4EB4F.
+func bigBuckets(h, nb uint64) (blocks, k, b1, b2 *big.Int) {
 	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
 	bh, bnb := new(big.Int).SetUint64(h), new(big.Int).SetUint64(nb)
-	mixed := new(big.Int).Mul(bh, new(big.Int).SetUint64(0x9E3779B97F4A7C15))
-	mixed.Mod(mixed, two64)
-	b1 = new(big.Int).Div(new(big.Int).Mul(bh, bnb), two64)
-	b2 = new(big.Int).Div(new(big.Int).Mul(mixed, bnb), two64)
-	return b1, b2
+	blocks = new(big.Int).Div(new(big.Int).Add(bnb, big.NewInt(65535)), big.NewInt(65536))
+	per := new(big.Int).Div(bnb, blocks)
+	k = new(big.Int).Div(new(big.Int).Mul(bh, blocks), two64)
+	choice := func(c uint64) *big.Int {
+		mixed := new(big.Int).Mul(bh, new(big.Int).SetUint64(c))
+		mixed.Mod(mixed, two64)
+		off := new(big.Int).Div(new(big.Int).Mul(mixed, per), two64)
+		return off.Add(off, new(big.Int).Mul(k, per))
+	}
+	return blocks, k, choice(0x9E3779B97F4A7C15), choice(0xC2B2AE3D27D4EB4F)
+}
+
+// validCounts are bucket counts a file may have (format.md §6.3 check 13),
+// with one, two, three and many blocks, up to the largest the header allows.
+var validCounts = []uint64{
+	1, 2, 3, 7, 1000, 65535, 65536, 65538, 131072, 131073, 3 << 16, 1000000,
+	1 << 32, 1<<32 + 1<<16, 1 << 40, 1<<61 - 1<<16,
 }
 
 func TestBuckets(t *testing.T) {
 	check := func(h, nb uint64) {
 		t.Helper()
 		b1, b2 := index.Buckets(h, nb)
-		w1, w2 := bigBuckets(h, nb)
+		blocks, k, w1, w2 := bigBuckets(h, nb)
 		if !w1.IsUint64() || !w2.IsUint64() || b1 != w1.Uint64() || b2 != w2.Uint64() {
 			t.Fatalf("Buckets(%#x, %d) = %d, %d; math/big gives %v, %v", h, nb, b1, b2, w1, w2)
 		}
 		if b1 >= nb || b2 >= nb {
 			t.Fatalf("Buckets(%#x, %d) = %d, %d: not below the bucket count", h, nb, b1, b2)
 		}
+		if got := index.Blocks(nb); got != blocks.Uint64() {
+			t.Fatalf("Blocks(%d) = %d, math/big gives %v", nb, got, blocks)
+		}
+		// Both choices lie in the key's block k, of ⌊B / blocks⌋ buckets.
+		per := nb / blocks.Uint64()
+		if b1/per != k.Uint64() || b2/per != k.Uint64() {
+			t.Fatalf("Buckets(%#x, %d) = %d, %d: not both in block %v of %d buckets", h, nb, b1, b2, k, per)
+		}
 	}
-	edges := []uint64{0, 1, 2, 0x9E3779B97F4A7C15, 1 << 63, 1<<64 - 1, 0x726fdb47dd0e0e31}
-	counts := []uint64{1, 2, 3, 7, 1000, 1 << 32, 1<<32 + 1, 1 << 40, 1<<61 - 1, 1<<64 - 1}
+	edges := []uint64{0, 1, 2, 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 1 << 63, 1<<64 - 1, 0x726fdb47dd0e0e31}
+	// Counts that are not a multiple of their blocks (65537: 2 blocks,
+	// 2^64 − 1) are not valid in a file; Buckets still follows the formulas,
+	// with ⌊B / blocks⌋ buckets per block.
+	counts := append(slices.Clone(validCounts), 65537, 1<<32-1, 1<<61-1, 1<<64-1)
 	for _, h := range edges {
 		for _, nb := range counts {
 			check(h, nb)
@@ -215,6 +241,53 @@ func TestBuckets(t *testing.T) {
 	for range 100 {
 		if b1, b2 := index.Buckets(r.Uint64(), 1); b1 != 0 || b2 != 0 {
 			t.Fatalf("Buckets(_, 1) = %d, %d; want 0, 0", b1, b2)
+		}
+	}
+}
+
+// TestBlocks checks the blocks of valid bucket counts: at most
+// BlockBuckets buckets each, all of equal size, covering every bucket, and
+// each the keys of one range of hashes (the block is monotone in h), which
+// is what lets a builder work in hash-range partitions.
+func TestBlocks(t *testing.T) {
+	for _, c := range []struct{ buckets, blocks uint64 }{
+		{1, 1}, {65535, 1}, {65536, 1}, {65537, 2}, {131072, 2}, {131073, 3},
+		{3 << 16, 3}, {1000000, 16}, {1 << 40, 1 << 24}, {1<<64 - 1, 1 << 48},
+	} {
+		if got := index.Blocks(c.buckets); got != c.blocks {
+			t.Errorf("Blocks(%d) = %d, want %d", c.buckets, got, c.blocks)
+		}
+	}
+	if index.BlockBuckets != 65536 {
+		t.Errorf("BlockBuckets = %d, format.md §3 says 65536", index.BlockBuckets)
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, nb := range validCounts {
+		blocks := index.Blocks(nb)
+		per := nb / blocks
+		if blocks*per != nb || per > index.BlockBuckets || per == 0 {
+			t.Fatalf("bucket count %d: %d blocks of %d buckets", nb, blocks, per)
+		}
+		hs := make([]uint64, 2000)
+		for i := range hs {
+			hs[i] = r.Uint64() >> r.UintN(3)
+		}
+		hs = append(hs, 0, 1<<64-1)
+		slices.Sort(hs)
+		prev := uint64(0)
+		for _, h := range hs {
+			b1, b2 := index.Buckets(h, nb)
+			k := b1 / per
+			if k < prev {
+				t.Fatalf("bucket count %d: hash %#x is in block %d, a smaller hash in block %d", nb, h, k, prev)
+			}
+			if b2/per != k {
+				t.Fatalf("bucket count %d: hash %#x has buckets %d and %d in blocks %d and %d", nb, h, b1, b2, k, b2/per)
+			}
+			prev = k
+		}
+		if b1, _ := index.Buckets(1<<64-1, nb); b1/per != blocks-1 {
+			t.Fatalf("bucket count %d: the largest hash is in block %d of %d", nb, b1/per, blocks)
 		}
 	}
 }

@@ -211,24 +211,29 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"bucket count 0", put(32, 8, 0), true, index.ErrCorrupt, "header", 32},
 		{"key count too large for buckets", put(24, 8, 9), true, index.ErrCorrupt, "header", 32},
 		{"bucket count 2^61", put(32, 8, 1<<61), true, index.ErrCorrupt, "header", 32},
-		// Checks 13 and 14: longest key.
+		// Check 13: bucket count a multiple of its ⌈B / 65536⌉ blocks.
+		{"bucket count 65537, 2 blocks", put(32, 8, 65537), true, index.ErrCorrupt, "header", 32},
+		{"bucket count 131074, 3 blocks", put(32, 8, 131074), true, index.ErrCorrupt, "header", 32},
+		{"bucket count 2^56-1, 2^40 blocks", put(32, 8, 1<<56-1), true, index.ErrCorrupt, "header", 32},
+		// Checks 14 and 15: longest key.
 		{"longest key 65536", both(put(65, 1, 2), put(68, 4, 65536)), true, index.ErrCorrupt, "header", 68},
 		{"longest key 256 in 1-byte lengths", put(68, 4, 256), true, index.ErrCorrupt, "header", 68},
-		// Check 15: 4-byte offsets over 4 GiB of keys.
+		// Check 16: 4-byte offsets over 4 GiB of keys.
 		{"4-byte offsets, 2^32+1 key bytes", both(put(68, 4, 255), put(40, 8, 1<<32+1)), true, index.ErrCorrupt, "header", 40},
-		// Check 16: key bytes within count × longest.
+		// Check 17: key bytes within count × longest.
 		{"key bytes above count × longest", put(40, 8, 25), true, index.ErrCorrupt, "header", 40},
-		// Check 17: no keys, no longest key.
+		// Check 18: no keys, no longest key.
 		{"no keys but a longest key", both(put(24, 8, 0), put(40, 8, 0)), true, index.ErrCorrupt, "header", 68},
-		// Check 18: the layout overflows.
+		// Check 19: the layout overflows.
 		{"64 × buckets overflows", put(32, 8, 1<<58), true, index.ErrCorrupt, "header", 16},
 		{"buckets section reaches 2^62", put(32, 8, 1<<56), true, index.ErrCorrupt, "header", 16},
-		{"buckets section ends past 2^62", put(32, 8, 1<<56-1), true, index.ErrCorrupt, "header", 16},
-		// Check 19: the file size field.
+		{"offsets section ends past 2^62", both(put(24, 8, index.MaxKeys), put(32, 8, 1<<56-1<<16)), true, index.ErrCorrupt, "header", 16},
+		// Check 20: the file size field.
 		{"file size field 448", put(16, 8, size+64), true, index.ErrCorrupt, "header", 16},
 		{"file size field 383", put(16, 8, size-1), true, index.ErrCorrupt, "header", 16},
 		{"more buckets than the file size says", put(32, 8, 2), true, index.ErrCorrupt, "header", 16},
-		// Check 20: the file's length.
+		{"largest bucket count below 2^56", put(32, 8, 1<<56-1<<16), true, index.ErrCorrupt, "header", 16},
+		// Check 21: the file's length.
 		{"truncated by 64", func(f []byte) []byte { return f[:size-64] }, false, index.ErrCorrupt, "file", size - 64},
 		{"truncated by 1", func(f []byte) []byte { return f[:size-1] }, false, index.ErrCorrupt, "file", size - 1},
 		{"trailing byte", func(f []byte) []byte { return append(f, 0) }, false, index.ErrCorrupt, "file", size + 1},

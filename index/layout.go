@@ -86,18 +86,21 @@ func LengthWidth(maxKeyLen uint32) uint8 {
 }
 
 // BucketCount returns the number of buckets for keys keys at the given load
-// factor: ⌈keys / (8 × loadFactor)⌉, at least 1.
+// factor: at least ⌈keys / (8 × loadFactor)⌉ and 1, rounded up to a
+// multiple of its number of blocks, so the blocks are of equal size.
 func BucketCount(keys uint64, loadFactor float64) uint64 {
 	nb := uint64(math.Ceil(float64(keys) / (BucketSlots * loadFactor)))
 	if min := (keys + BucketSlots - 1) / BucketSlots; nb < min {
 		nb = min // a load factor above 1, or float rounding
 	}
-	return max(nb, 1)
+	nb = max(nb, 1)
+	blocks := Blocks(nb)
+	return blocks * ((nb + blocks - 1) / blocks)
 }
 
 // Layout checks that the header's counts, widths and file size are
 // consistent with each other and with a file of fileSize bytes, and returns
-// the sections' extents (format.md §6.3, checks 8–20, in that order). It is O(1).
+// the sections' extents (format.md §6.3, checks 8–21, in that order). It is O(1).
 func (h *Header) Layout(fileSize uint64, file string) (Layout, error) {
 	bad := func(off uint64, format string, args ...any) (Layout, error) {
 		return Layout{}, corrupt(file, SectionHeader, off, format, args...)
@@ -113,6 +116,8 @@ func (h *Header) Layout(fileSize uint64, file string) (Layout, error) {
 		return bad(32, "bucket count is 0, want at least 1")
 	case h.Buckets > (1<<64-1)/BucketSlots || h.Buckets*BucketSlots < h.Keys:
 		return bad(32, "bucket count %d cannot hold %d keys", h.Buckets, h.Keys)
+	case h.Buckets%Blocks(h.Buckets) != 0:
+		return bad(32, "bucket count %d is not a multiple of its %d blocks", h.Buckets, Blocks(h.Buckets))
 	case h.MaxKeyLen > MaxKeyLen:
 		return bad(68, "longest key length %d exceeds the maximum %d", h.MaxKeyLen, MaxKeyLen)
 	case h.MaxKeyLen >= 1<<(8*uint(h.LengthWidth)):

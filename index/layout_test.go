@@ -60,7 +60,7 @@ func TestComputeLayoutAlignment(t *testing.T) {
 	}
 }
 
-// TestComputeLayoutOverflow checks format.md §6.3 check 18: no product
+// TestComputeLayoutOverflow checks format.md §6.3 check 19: no product
 // over 64 bits, no section content or unpadded end at 2^62 or beyond.
 func TestComputeLayoutOverflow(t *testing.T) {
 	const limit = 1 << 62
@@ -117,9 +117,18 @@ func TestBucketCount(t *testing.T) {
 		{0, 0.8, 1}, {1, 0.8, 1}, {4, 0.8, 1}, {6, 0.8, 1}, {7, 0.8, 2}, // ⌈n / 6.4⌉
 		{0, 0.5, 1}, {4, 0.5, 1}, {5, 0.5, 2}, {400, 0.5, 100}, {401, 0.5, 101}, // ⌈n / 4⌉
 		{8, 1, 1}, {9, 1, 2}, {1 << 40, 1, 1 << 37}, // ⌈n / 8⌉
-		{1000, 0.05, 2500},              // ⌈n / 0.4⌉
-		{17, 2, 3},                      // a load factor above 1 still leaves a slot per key
-		{1<<40 - 2, 0.95, 144672582602}, // ⌈(2^40 − 2) / 7.6⌉ = ⌈144672582601.84⌉
+		{1000, 0.05, 2500}, // ⌈n / 0.4⌉
+		{17, 2, 3},         // a load factor above 1 still leaves a slot per key
+		// Past 65536 buckets, rounded up to a multiple of ⌈B / 65536⌉ blocks.
+		{8 * 65536, 1, 65536},            // one full block
+		{8*65536 + 1, 1, 65538},          // 65537 → 2 blocks of 32769
+		{8 * 131072, 1, 131072},          // 2 full blocks
+		{8*131072 + 1, 1, 131073},        // 3 blocks of 43691
+		{8*131073 + 1, 1, 131076},        // 131074 → 3 blocks of 43692
+		{8 * 1000000, 1, 1000000},        // 16 blocks of 62500
+		{8*1000000 + 1, 1, 1000016},      // 1000001 → 16 blocks of 62501
+		{600000, 0.5, 150000},            // 3 blocks of 50000
+		{1<<40 - 2, 0.95, 2207529 << 16}, // ⌈(2^40 − 2) / 7.6⌉ = 144672582602 → 2207529 full blocks
 	} {
 		got := index.BucketCount(c.keys, c.loadFactor)
 		if got != c.want {
@@ -131,16 +140,25 @@ func TestBucketCount(t *testing.T) {
 		keys := r.Uint64N(1 << r.UintN(41))
 		lf := 0.05 + 0.9*r.Float64()
 		nb := index.BucketCount(keys, lf)
-		if nb < 1 || nb*8 < keys {
+		blocks := index.Blocks(nb)
+		if nb < 1 || nb < (keys+7)/8 {
 			t.Fatalf("BucketCount(%d, %v) = %d: fewer slots than keys", keys, lf, nb)
 		}
-		// The load is at most lf, and one bucket fewer would exceed it
-		// (up to float rounding).
+		if nb%blocks != 0 {
+			t.Fatalf("BucketCount(%d, %v) = %d: not a multiple of its %d blocks", keys, lf, nb, blocks)
+		}
+		// The load is at most lf (up to float rounding).
 		if load := float64(keys) / float64(8*nb); load > lf*(1+1e-12) {
 			t.Fatalf("BucketCount(%d, %v) = %d: load %v", keys, lf, nb, load)
 		}
-		if nb > 1 && float64(keys)/float64(8*(nb-1)) < lf*(1-1e-12) {
-			t.Fatalf("BucketCount(%d, %v) = %d: %d buckets would do", keys, lf, nb, nb-1)
+		// No smaller valid count would do: not the next smaller multiple of
+		// as many blocks, nb − blocks, nor the largest count of fewer
+		// blocks, (blocks − 1)·65536.
+		if nb > blocks && float64(keys)/float64(8*(nb-blocks)) < lf*(1-1e-12) {
+			t.Fatalf("BucketCount(%d, %v) = %d: %d buckets would do", keys, lf, nb, nb-blocks)
+		}
+		if fewer := (blocks - 1) * index.BlockBuckets; blocks > 1 && float64(keys)/float64(8*fewer) < lf*(1-1e-12) {
+			t.Fatalf("BucketCount(%d, %v) = %d: %d buckets in %d blocks would do", keys, lf, nb, fewer, blocks-1)
 		}
 	}
 }

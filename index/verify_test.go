@@ -256,8 +256,8 @@ func TestVerifyBucketChoice(t *testing.T) {
 
 // writeFromSpec writes a STRU file for the sorted, distinct keys following
 // format.md alone (with the SipHash and CRC-32C of its text), using the given
-// bucket count and widths. Keys go in their first bucket, else their
-// second; it returns nil if both are full.
+// bucket count, which must be a multiple of its blocks, and widths. Keys go
+// in their first bucket, else their second; it returns nil if both are full.
 func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []byte {
 	k0, k1 := le.Uint64(hk[0:8]), le.Uint64(hk[8:16])
 	slots := make([]uint64, 8*nb)
@@ -265,8 +265,12 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 	var keyBytes, longest uint64
 	for ord, k := range keys {
 		h := sipHashFromSpec(k0, k1, []byte(k))
-		b1, _ := bits.Mul64(h, nb)
-		b2, _ := bits.Mul64(h*0x9E3779B97F4A7C15, nb)
+		blocks := (nb + 65535) / 65536 // §3: ⌈B / 65536⌉ blocks of per buckets
+		per := nb / blocks
+		block, _ := bits.Mul64(h, blocks)
+		o1, _ := bits.Mul64(h*0x9E3779B97F4A7C15, per)
+		o2, _ := bits.Mul64(h*0xC2B2AE3D27D4EB4F, per)
+		b1, b2 := block*per+o1, block*per+o2
 		b := b1
 		if fill[b] == 8 {
 			b = b2
@@ -343,7 +347,11 @@ func TestWriteFromSpec(t *testing.T) {
 		for _, k := range keys {
 			longest = max(longest, len(k))
 		}
-		for _, nb := range []uint64{max(uint64(len(keys)+3)/4, 1), 3 + uint64(len(keys)), 17} {
+		counts := []uint64{max(uint64(len(keys)+3)/4, 1), 3 + uint64(len(keys)), 17}
+		if name == "40 keys" || name == "golden" {
+			counts = append(counts, 65538, 3<<16) // 2 blocks of 32769, 3 of 65536
+		}
+		for _, nb := range counts {
 			for _, w := range [][2]uint8{{4, 1}, {8, 1}, {4, 2}, {8, 2}} {
 				if longest > 255 && w[1] == 1 {
 					continue

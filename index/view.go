@@ -22,6 +22,7 @@ type View struct {
 	buckets, offsets, lengths, keys []byte // the sections, without padding
 	k0, k1                          uint64 // the SipHash key
 	nkeys, nbuckets                 uint64
+	blocks, perBlock                uint64 // Blocks(nbuckets), nbuckets/blocks
 	offsetWidth, lengthWidth        uint8
 }
 
@@ -39,11 +40,13 @@ func NewView(data []byte, file string) (View, error) {
 	}
 	section := func(s Section) []byte { return data[l[s].Off : l[s].Off+l[s].Size : l[s].Off+l[s].Size] }
 	k0, k1 := h.HashKey.Halves()
+	blocks := Blocks(h.Buckets) // ≥ 1, and h.Buckets is a multiple of it: Layout checked
 	return View{
 		Header: h, Layout: l, file: file, data: data,
 		buckets: section(SectionBuckets), offsets: section(SectionOffsets),
 		lengths: section(SectionLengths), keys: section(SectionKeys),
 		k0: k0, k1: k1, nkeys: h.Keys, nbuckets: h.Buckets,
+		blocks: blocks, perBlock: h.Buckets / blocks,
 		offsetWidth: h.OffsetWidth, lengthWidth: h.LengthWidth,
 	}, nil
 }
@@ -75,8 +78,8 @@ func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
 
 // FindHashed is Find for a key whose hash h the caller has computed.
 func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
-	b1, b2 := Buckets(h, v.nbuckets)
-	if b2 >= uint64(len(v.buckets))/BucketSize { // only for the zero View
+	b1, b2 := bucketsIn(h, v.blocks, v.perBlock)
+	if b2 >= uint64(len(v.buckets))/BucketSize { // only for the zero View: b1, b2 < Buckets
 		return 0, false
 	}
 	// Load the second bucket's first slot before reading the first bucket,
