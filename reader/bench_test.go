@@ -288,3 +288,53 @@ func BenchmarkContainsParallel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkContainsBatch compares, per key, a loop of Contains calls
+// (impl=stru-loop), ContainsBatch over groups of 256 keys (impl=stru-batch)
+// and Go's map (impl=map), on the same 50/50 mix of hits and misses.
+func BenchmarkContainsBatch(b *testing.B) {
+	const group = 256
+	for _, n := range benchSizes() {
+		for _, impl := range []string{"stru-loop", "stru-batch", "map"} {
+			b.Run(fmt.Sprintf("keys=%d/impl=%s", n, impl), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				qs := make([][]byte, len(s.hitsB))
+				for i := range qs {
+					qs[i] = s.hitsB[i]
+					if i%2 == 1 {
+						qs[i] = s.missB[i]
+					}
+				}
+				strs := make([]string, len(qs))
+				for i, q := range qs {
+					strs[i] = string(q)
+				}
+				out := make([]bool, group)
+				mask := len(qs)/group - 1
+				g := 0
+				b.ResetTimer()
+				for b.Loop() {
+					lo := (g & mask) * group
+					batch := qs[lo : lo+group]
+					switch impl {
+					case "stru-loop":
+						for i, q := range batch {
+							out[i] = s.reader.Contains(q)
+						}
+					case "stru-batch":
+						s.reader.ContainsBatch(batch, out)
+					case "map":
+						for i, q := range strs[lo : lo+group] {
+							_, out[i] = s.set[q]
+						}
+					}
+					if out[0] != true || out[1] != false {
+						b.Fatal("wrong answer")
+					}
+					g++
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*group), "ns/key")
+			})
+		}
+	}
+}

@@ -225,30 +225,68 @@ func execute(cfg *config, stdin io.Reader, out *bufio.Writer) (int, error) {
 	q := &query{r: r, out: out, cfg: cfg, status: exitOK}
 	if len(cfg.keys) > 0 {
 		for _, k := range cfg.keys {
-			q.answer([]byte(k))
+			q.add([]byte(k))
 		}
+		q.answer()
 		return q.status, nil
 	}
-	// Flush answers whenever the scanner is about to wait for more input,
-	// so an interactive or slow producer sees them promptly.
-	sc := keyio.NewScanner(flushingReader{stdin, out}, "<stdin>", cfg.nul)
+	// Answer the pending keys and flush whenever the scanner is about to
+	// wait for more input, so an interactive or slow producer sees its
+	// answers promptly while a fast one gets them in batches.
+	sc := keyio.NewScanner(flushingReader{stdin, q}, "<stdin>", cfg.nul)
 	for sc.Scan() {
-		q.answer(sc.Bytes())
+		q.add(sc.Bytes())
 	}
+	q.answer()
 	return q.status, sc.Err()
 }
 
-// A query answers keys one at a time.
+// queryBatch is how many keys a query looks up at once with
+// reader.ContainsBatch, which overlaps their memory accesses.
+const queryBatch = 256
+
+// A query collects keys and answers them a batch at a time, in order.
 type query struct {
-	r      *reader.Reader
-	out    *bufio.Writer
-	cfg    *config
-	status int
+	r       *reader.Reader
+	out     *bufio.Writer
+	cfg     *config
+	status  int
+	pending []byte   // the bytes of the keys not yet answered
+	ends    []int    // where each pending key ends in pending
+	keys    [][]byte // scratch: the pending keys
+	present []bool   // scratch: their answers
 }
 
-// answer looks key up and prints the answer cfg asks for.
-func (q *query) answer(key []byte) {
-	ok := q.r.Contains(key)
+// add queues a copy of key, answering the queue when it is full.
+func (q *query) add(key []byte) {
+	if len(q.ends) == queryBatch {
+		q.answer()
+	}
+	q.pending = append(q.pending, key...)
+	q.ends = append(q.ends, len(q.pending))
+}
+
+// answer looks up the queued keys and prints the answers cfg asks for.
+func (q *query) answer() {
+	q.keys = q.keys[:0]
+	start := 0
+	for _, end := range q.ends {
+		q.keys = append(q.keys, q.pending[start:end])
+		start = end
+	}
+	if cap(q.present) < len(q.keys) {
+		q.present = make([]bool, queryBatch)
+	}
+	q.present = q.present[:len(q.keys)]
+	q.r.ContainsBatch(q.keys, q.present)
+	for i, key := range q.keys {
+		q.print(key, q.present[i])
+	}
+	q.pending, q.ends = q.pending[:0], q.ends[:0]
+}
+
+// print writes the answer for one key.
+func (q *query) print(key []byte, ok bool) {
 	if !ok {
 		q.status = exitAbsent
 	}
@@ -274,15 +312,17 @@ func (c *config) terminator() byte {
 	return '\n'
 }
 
-// A flushingReader flushes w before each read from r: bufio.Reader reads
-// from r only when its buffer is empty, that is when input would block.
+// A flushingReader answers q's pending keys and flushes its output before
+// each read from r: bufio.Reader reads from r only when its buffer is
+// empty, that is when input would block.
 type flushingReader struct {
 	r io.Reader
-	w *bufio.Writer
+	q *query
 }
 
 func (f flushingReader) Read(p []byte) (int, error) {
-	if err := f.w.Flush(); err != nil {
+	f.q.answer()
+	if err := f.q.out.Flush(); err != nil {
 		return 0, fmt.Errorf("writing output: %w", err)
 	}
 	return f.r.Read(p)

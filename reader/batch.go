@@ -1,0 +1,31 @@
+package reader
+
+import "unsafe"
+
+// ContainsBatch sets out[i] to Contains(keys[i]) for every i below
+// len(keys); out must be at least as long as keys. It interleaves the
+// memory accesses of groups of keys so that their cache misses overlap:
+// on sets much larger than the processor's caches it answers several times
+// more keys per second than a loop of Contains calls. It does not allocate.
+func (r *Reader) ContainsBatch(keys [][]byte, out []bool) {
+	out = out[:len(keys)]
+	if r.closed.Load() {
+		clear(out)
+		return
+	}
+	r.view.FindBatch(keys, out)
+}
+
+// ContainsStrings is ContainsBatch for string keys.
+func (r *Reader) ContainsStrings(keys []string, out []bool) {
+	out = out[:len(keys)]
+	var group [64][]byte
+	for len(keys) > 0 {
+		n := min(len(keys), len(group))
+		for i, k := range keys[:n] {
+			group[i] = unsafe.Slice(unsafe.StringData(k), len(k))
+		}
+		r.ContainsBatch(group[:n], out[:n])
+		keys, out = keys[n:], out[n:]
+	}
+}
