@@ -129,7 +129,9 @@ func getBenchSet(b *testing.B, n int) *benchSet {
 
 // BenchmarkContains measures one lookup, hits and misses separately, for
 // the Reader (impl=stru, []byte keys; impl=stru-string, string keys) and
-// for Go's map (impl=map).
+// for Go's map (impl=map). The three loops are written out rather than
+// shared through a function value, which would add an indirect call to
+// every lookup measured: a visible share of an in-cache map lookup.
 func BenchmarkContains(b *testing.B) {
 	for _, n := range benchSizes() {
 		for _, kind := range []string{"hit", "miss"} {

@@ -5,6 +5,7 @@ package reader
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,8 +13,9 @@ import (
 
 // A mapping is a read-only shared mapping of a file.
 type mapping struct {
-	addr unsafe.Pointer
-	size uintptr
+	addr     unsafe.Pointer
+	size     uintptr
+	released atomic.Bool // set by the first release: unmapping twice could unmap a later mapping
 }
 
 // mapFile maps the first size bytes of f read-only and shared. For size 0,
@@ -33,7 +35,7 @@ func mapFile(f *os.File, size int64) ([]byte, *mapping, error) {
 	// Lookups touch a few scattered cache lines: read-ahead would only
 	// fetch pages nobody asked for. Advice is a hint; failure is harmless.
 	_ = unix.Madvise(data, unix.MADV_RANDOM)
-	return data, &mapping{addr, uintptr(size)}, nil
+	return data, &mapping{addr: addr, size: uintptr(size)}, nil
 }
 
 // retire replaces the file's pages with anonymous zero pages at the same
@@ -49,7 +51,11 @@ func (m *mapping) retire() error {
 	return nil
 }
 
-// release unmaps the addresses. Nothing may read them afterwards.
+// release unmaps the addresses, once however often it is called. Nothing
+// may read them afterwards.
 func (m *mapping) release() error {
+	if m.released.Swap(true) {
+		return nil
+	}
 	return unix.MunmapPtr(m.addr, m.size)
 }
