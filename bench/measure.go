@@ -1,0 +1,317 @@
+package main
+
+// Measuring one system on one dataset.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+)
+
+// A result is everything measured for one system on one dataset. Times are
+// in seconds or nanoseconds as their names say; sizes in bytes.
+type result struct {
+	System  string `json:"system"`
+	Exact   bool   `json:"exact"`
+	Note    string `json:"note"`
+	Dataset string `json:"dataset"`
+	Keys    int    `json:"keys"`
+
+	KeyBytes     int64   `json:"key_bytes"`     // sum of the keys' lengths
+	BuildSeconds float64 `json:"build_seconds"` // keys in memory to files fsynced
+	FileBytes    int64   `json:"file_bytes"`    // everything build wrote
+	// FileOverheadPerKey is (FileBytes − KeyBytes) / Keys.
+	FileOverheadPerKey float64 `json:"file_overhead_per_key"`
+
+	OpenSeconds []float64 `json:"open_seconds"` // each timed open, in order
+	OpenMedian  float64   `json:"open_median_seconds"`
+	// HeapBytes is HeapAlloc after a GC with the system open, minus
+	// HeapAlloc after a GC before opening it.
+	HeapBytes   int64                `json:"heap_bytes"`
+	HeapPerKey  float64              `json:"heap_per_key"`
+	SysBytes    int64                `json:"sys_bytes"` // the same difference of MemStats.Sys
+	LookupOps   int                  `json:"lookup_ops_per_rep"`
+	NsPerLookup map[string]float64   `json:"ns_per_lookup"`         // median per mix
+	NsSamples   map[string][]float64 `json:"ns_per_lookup_samples"` // every repetition
+	// AllocsPerLookup is the MemStats.Mallocs delta over a run of
+	// lookups of the mixed queries, divided by their number.
+	AllocsPerLookup float64 `json:"allocs_per_lookup"`
+	// Parallel2 is lookups per second of two goroutines each running the
+	// mixed queries (median of the repetitions).
+	Parallel2        float64   `json:"lookups_per_second_2_goroutines"`
+	Parallel2Samples []float64 `json:"lookups_per_second_2_goroutines_samples"`
+
+	// FalsePositiveRate is, for an approximate system, the fraction of
+	// all miss queries it answered true.
+	FalsePositiveRate float64 `json:"false_positive_rate,omitempty"`
+	// WrongAnswers counts hit queries answered false, and, for an exact
+	// system, miss queries answered true, over the full query sets.
+	WrongAnswers int    `json:"wrong_answers"`
+	Error        string `json:"error,omitempty"`
+}
+
+// measureOptions set the effort of a run.
+type measureOptions struct {
+	Reps    int           // timed repetitions per mix
+	RepTime time.Duration // the aim for one repetition's duration
+	Keep    bool          // keep the built files
+}
+
+// measure builds, opens and measures sys on d in a fresh directory under
+// root, and removes the directory afterwards unless opts.Keep.
+func measure(sys *system, d *dataset, root string, opts measureOptions) (res *result) {
+	res = &result{
+		System: sys.Name, Exact: sys.Exact, Note: sys.Note,
+		Dataset: d.Kind, Keys: len(d.Keys), KeyBytes: d.KeyBytes,
+		NsPerLookup: map[string]float64{}, NsSamples: map[string][]float64{},
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			lf, ok := p.(lookupFailure)
+			if !ok {
+				panic(p)
+			}
+			res.Error = lf.err.Error()
+		}
+	}()
+
+	dir := filepath.Join(root, fmt.Sprintf("%s-%d", d.Kind, len(d.Keys)), dirName(sys.Name))
+	if err := os.RemoveAll(dir); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	if !opts.Keep {
+		defer os.RemoveAll(dir)
+	}
+
+	settle()
+	start := time.Now()
+	if err := sys.build(dir, d); err != nil {
+		res.Error = "build: " + err.Error()
+		return res
+	}
+	res.BuildSeconds = time.Since(start).Seconds()
+	size, err := dirSize(dir)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.FileBytes = size
+	if n := len(d.Keys); n > 0 {
+		res.FileOverheadPerKey = float64(size-d.KeyBytes) / float64(n)
+	}
+
+	set, err := openTimed(sys, dir, opts.Reps, res)
+	if err != nil {
+		res.Error = "open: " + err.Error()
+		return res
+	}
+	defer set.close()
+
+	w, err := set.newWorker()
+	if err != nil {
+		res.Error = "worker: " + err.Error()
+		return res
+	}
+	defer w.release()
+
+	// The correctness pass over the full hit and miss sets is also the
+	// warm-up: it reaches every page a random lookup can touch.
+	passStart := time.Now()
+	if got := w.count(d.Hits); got != len(d.Hits) {
+		res.WrongAnswers += len(d.Hits) - got
+	}
+	got := w.count(d.Misses)
+	if sys.Exact {
+		res.WrongAnswers += got
+	} else if len(d.Misses) > 0 {
+		res.FalsePositiveRate = float64(got) / float64(len(d.Misses))
+	}
+	passNs := float64(time.Since(passStart).Nanoseconds()) / float64(max(1, len(d.Hits)+len(d.Misses)))
+
+	// Each repetition runs ops lookups, chosen so that it lasts about
+	// opts.RepTime by the pass's speed, and within one query set.
+	ops := int(float64(opts.RepTime.Nanoseconds()) / max(passNs, 1))
+	ops = max(min(ops, len(d.Mixed)), min(4096, len(d.Mixed)))
+	res.LookupOps = ops
+
+	for _, mix := range mixes { // one unmeasured repetition each
+		window(w, d.queries(mix), 0, ops)
+	}
+	for rep := range opts.Reps {
+		for mi, mix := range mixes {
+			qs := d.queries(mix)
+			start := (rep*ops + mi*len(qs)/len(mixes)) % max(1, len(qs))
+			t0 := time.Now()
+			window(w, qs, start, ops)
+			ns := float64(time.Since(t0).Nanoseconds()) / float64(ops)
+			res.NsSamples[mix] = append(res.NsSamples[mix], ns)
+		}
+	}
+	for mix, s := range res.NsSamples {
+		res.NsPerLookup[mix] = median(s)
+	}
+
+	res.AllocsPerLookup = allocsPerLookup(w, d.Mixed[:min(len(d.Mixed), 1<<16)])
+
+	if err := parallel2(set, d, ops, opts.Reps, res); err != nil {
+		res.Error = "parallel: " + err.Error()
+	}
+	return res
+}
+
+// openTimed opens the system up to reps times, for at most about two
+// seconds in all, records each open's duration, and returns the last set
+// opened with res.HeapBytes measured around it.
+func openTimed(sys *system, dir string, reps int, res *result) (openSet, error) {
+	var total time.Duration
+	for i := 0; ; i++ {
+		settle()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		t0 := time.Now()
+		set, err := sys.open(dir)
+		dt := time.Since(t0)
+		if err != nil {
+			return nil, err
+		}
+		res.OpenSeconds = append(res.OpenSeconds, dt.Seconds())
+		total += dt
+		if i+1 < reps && total < 2*time.Second {
+			if err := set.close(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		res.HeapBytes = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		res.SysBytes = int64(after.Sys) - int64(before.Sys)
+		if res.Keys > 0 {
+			res.HeapPerKey = float64(res.HeapBytes) / float64(res.Keys)
+		}
+		res.OpenMedian = median(res.OpenSeconds)
+		return set, nil
+	}
+}
+
+// window runs ops lookups of qs starting at start, wrapping around.
+func window(w worker, qs []string, start, ops int) int {
+	n := 0
+	for ops > 0 && len(qs) > 0 {
+		end := min(len(qs), start+ops)
+		n += w.count(qs[start:end])
+		ops -= end - start
+		start = 0
+	}
+	return n
+}
+
+// allocsPerLookup returns the heap allocations per lookup of qs.
+func allocsPerLookup(w worker, qs []string) float64 {
+	if len(qs) == 0 {
+		return 0
+	}
+	w.count(qs)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	w.count(qs)
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(len(qs))
+}
+
+// parallel2 measures lookups per second of two goroutines, each with its own
+// worker, running ops lookups of the mixed queries from different starting
+// points.
+func parallel2(set openSet, d *dataset, ops, reps int, res *result) error {
+	var ws [2]worker
+	for i := range ws {
+		w, err := set.newWorker()
+		if err != nil {
+			return err
+		}
+		defer w.release()
+		ws[i] = w
+	}
+	for rep := range reps + 1 { // the first is a warm-up
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		for i, w := range ws {
+			start := (rep*ops + i*len(d.Mixed)/2) % max(1, len(d.Mixed))
+			wg.Go(func() { window(w, d.Mixed, start, ops) })
+		}
+		wg.Wait()
+		dt := time.Since(t0)
+		if rep > 0 {
+			res.Parallel2Samples = append(res.Parallel2Samples, float64(2*ops)/dt.Seconds())
+		}
+	}
+	res.Parallel2 = median(res.Parallel2Samples)
+	return nil
+}
+
+// settle collects garbage and returns free memory to the operating system,
+// so that one system's garbage does not land on the next one's figures.
+func settle() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// dirSize returns the total size of the regular files under dir.
+func dirSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.Type().IsRegular() {
+			info, err := e.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	return total, err
+}
+
+// dirName turns a system's name into a directory name.
+func dirName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
