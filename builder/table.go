@@ -2,6 +2,7 @@ package builder
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/stru-index/stru/index"
 )
@@ -14,93 +15,157 @@ const (
 // errPlace means some key could not be placed under the current hash key.
 var errPlace = errors.New("stru: could not place every key in the hash table")
 
-// A table is the hash table being built (format.md §4): slots holds
+// A table is the hash table being built (format.md §4), whole or the part
+// of it that holds one range of its blocks (§3): slots holds
 // index.MakeSlot values, BucketSlots per bucket, and fill counts the used
 // slots of each bucket, which are always its first ones.
+//
+// The keys placed are numbered from 0 in ordinal order, and slots hold
+// these numbers where a file holds ordinals: for a whole table they are
+// the ordinals; for a range of blocks the writer translates them (see
+// partition.go).
 type table struct {
-	slots   []uint64
-	fill    []uint8
-	hashes  []uint64 // by ordinal
-	buckets uint64
-	rng     uint64 // splitmix64 state choosing eviction victims
+	slots    []uint64 // the buckets of the range, from its first
+	fill     []uint8  // used slots of each bucket of the range
+	hashes   []uint64 // by key number
+	buckets  uint64   // buckets in the whole table
+	perBlock uint64   // buckets in a block: buckets / index.Blocks(buckets)
+	first    uint64   // the range's first bucket, a multiple of perBlock
+	rng      []uint64 // by block of the range: splitmix64 state choosing eviction victims
 }
 
-// place builds the table for keys whose hashes by ordinal are hashes, with
-// the given number of buckets. Keys are placed in ordinal order, each in
-// its first bucket if it has room, else in its second, else by evicting a
-// key to its other bucket (cuckoo hashing), so a key is in its second
-// bucket only while its first is full: the invariant Find relies on. The
-// eviction choices come from seed, so the table depends only on the keys
-// and the hash key.
+// place builds the whole table for keys whose hashes by ordinal are
+// hashes, with the given number of buckets; seed is k0 XOR k1 of the hash
+// key. It returns errPlace if some key cannot be placed.
+//
+// Keys are placed in ordinal order, each in its first bucket if it has
+// room, else in its second, else by evicting a key to its other bucket
+// (cuckoo hashing), so a key is in its second bucket only while its first
+// is full: the invariant Find relies on. Both buckets of a key lie in its
+// block, so evictions never leave a block and each block's placement
+// depends only on its own keys, in ordinal order, and on its own
+// generator of eviction choices, seeded from seed and the block's number
+// (blockSeed). So the table depends only on the keys and the hash key, and
+// placing one range of blocks at a time (placeRange) gives the same slots.
 func place(hashes []uint64, buckets, seed uint64) (*table, error) {
-	t := &table{
-		slots:   make([]uint64, buckets*index.BucketSlots),
-		fill:    make([]uint8, buckets),
-		hashes:  hashes,
-		buckets: buckets,
-		rng:     seed,
-	}
-	for ord := range uint64(len(hashes)) {
-		if !t.insert(ord) {
-			return nil, errPlace
-		}
+	t := &table{}
+	if err := t.placeRange(hashes, buckets, 0, index.Blocks(buckets), seed); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
-func (t *table) put(b, ord uint64) {
-	t.slots[b*index.BucketSlots+uint64(t.fill[b])] = index.MakeSlot(index.Tag(t.hashes[ord]), ord)
+// placeRange places, in t, the keys of blocks [firstBlock,
+// firstBlock+nblocks) of a table of the given number of buckets: hashes
+// holds their hashes in ordinal order, and every one of them must lie in
+// the range. It reuses t's memory when it can. It returns errPlace if some
+// key cannot be placed.
+func (t *table) placeRange(hashes []uint64, buckets, firstBlock, nblocks, seed uint64) error {
+	t.buckets = buckets
+	t.perBlock = buckets / index.Blocks(buckets)
+	t.first = firstBlock * t.perBlock
+	t.hashes = hashes
+	nb := nblocks * t.perBlock
+	t.slots = resize(t.slots, nb*index.BucketSlots)
+	t.fill = resize(t.fill, nb)
+	t.rng = resize(t.rng, nblocks)
+	for i := range t.rng {
+		t.rng[i] = blockSeed(seed, firstBlock+uint64(i))
+	}
+	for i, h := range hashes {
+		if b1, _ := index.Buckets(h, buckets); b1 < t.first || b1-t.first >= nb {
+			return fmt.Errorf("stru: internal error: key %d of a partition lies in bucket %d, outside its buckets [%d, %d)", i, b1, t.first, t.first+nb)
+		}
+		if !t.insert(uint64(i)) {
+			return errPlace
+		}
+	}
+	return nil
+}
+
+// resize returns s with length n and every element zero, reusing s's
+// memory if it is large enough.
+func resize[T any](s []T, n uint64) []T {
+	if uint64(cap(s)) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// blockSeed returns the starting state of block k's generator of eviction
+// choices: seed XOR mix(k), where mix is splitmix64's output function, so
+// that the blocks draw unrelated sequences. mix(0) = 0: a table of one
+// block draws the sequence that starts at seed.
+func blockSeed(seed, k uint64) uint64 { return seed ^ mix(k) }
+
+// mix is splitmix64's output function (format.md §9).
+func mix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return z ^ z>>31
+}
+
+// buckets returns the key's two buckets, relative to the range's first.
+func (t *table) bucketsOf(key uint64) (b1, b2 uint64) {
+	b1, b2 = index.Buckets(t.hashes[key], t.buckets)
+	return b1 - t.first, b2 - t.first
+}
+
+func (t *table) put(b, key uint64) {
+	t.slots[b*index.BucketSlots+uint64(t.fill[b])] = index.MakeSlot(index.Tag(t.hashes[key]), key)
 	t.fill[b]++
 }
 
-func (t *table) insert(ord uint64) bool {
-	b1, b2 := index.Buckets(t.hashes[ord], t.buckets)
+func (t *table) insert(key uint64) bool {
+	b1, b2 := t.bucketsOf(key)
 	switch {
 	case t.fill[b1] < index.BucketSlots:
-		t.put(b1, ord)
+		t.put(b1, key)
 		return true
 	case t.fill[b2] < index.BucketSlots:
-		t.put(b2, ord)
+		t.put(b2, key)
 		return true
 	}
 	// Both full: evict a random key of the full bucket b to its other
 	// bucket. b stays full, so the invariant holds for the keys in it.
+	// Every bucket visited is in the block of b1, whose generator
+	// chooses.
+	rng := &t.rng[b1/t.perBlock]
 	b := b1
 	for range maxKicks {
-		i := b*index.BucketSlots + t.next()%index.BucketSlots
+		i := b*index.BucketSlots + next(rng)%index.BucketSlots
 		victim, _ := index.SlotOrdinal(t.slots[i])
-		t.slots[i] = index.MakeSlot(index.Tag(t.hashes[ord]), ord)
-		ord = victim
-		v1, v2 := index.Buckets(t.hashes[ord], t.buckets)
+		t.slots[i] = index.MakeSlot(index.Tag(t.hashes[key]), key)
+		key = victim
+		v1, v2 := t.bucketsOf(key)
 		if b == v1 {
 			b = v2
 		} else {
 			b = v1
 		}
 		if t.fill[b] < index.BucketSlots {
-			t.put(b, ord)
+			t.put(b, key)
 			return true
 		}
 	}
 	return false
 }
 
-// next returns the next splitmix64 value.
-func (t *table) next() uint64 {
-	t.rng += 0x9E3779B97F4A7C15
-	z := t.rng
-	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
-	z = (z ^ z>>27) * 0x94D049BB133111EB
-	return z ^ z>>31
+// next advances the splitmix64 state *s and returns its next value.
+func next(s *uint64) uint64 {
+	*s += 0x9E3779B97F4A7C15
+	return mix(*s)
 }
 
 // secondBucket counts the keys stored in their second bucket.
 func (t *table) secondBucket() uint64 {
 	var n uint64
-	for b := range t.buckets {
+	for b := range uint64(len(t.fill)) {
 		for _, s := range t.slots[b*index.BucketSlots : b*index.BucketSlots+uint64(t.fill[b])] {
-			ord, _ := index.SlotOrdinal(s)
-			if b1, _ := index.Buckets(t.hashes[ord], t.buckets); b1 != b {
+			key, _ := index.SlotOrdinal(s)
+			if b1, _ := t.bucketsOf(key); b1 != b {
 				n++
 			}
 		}

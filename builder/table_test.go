@@ -1,0 +1,199 @@
+package builder
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stru-index/stru/index"
+)
+
+// seededHashes returns n random hashes from a generator seeded with seed.
+func seededHashes(n int, seed uint64) []uint64 {
+	rng := rand.New(rand.NewPCG(seed, 0x686173686573))
+	h := make([]uint64, n)
+	for i := range h {
+		h[i] = rng.Uint64()
+	}
+	return h
+}
+
+// specPlace places hashes in a table of buckets buckets exactly as
+// format.md §9 describes it, written from that text alone: keys in
+// ordinal order, first bucket, second bucket, else evictions from b1
+// chosen by the generator of the key's block, which starts at
+// k0 XOR k1 XOR mix(k). It returns the slots, or nil if a key needs more
+// than 1000 evictions.
+func specPlace(hashes []uint64, buckets, seed uint64) []uint64 {
+	slots := make([]uint64, buckets*8)
+	fill := make([]int, buckets)
+	blocks := (buckets + 65535) / 65536
+	per := buckets / blocks
+	state := make([]uint64, blocks)
+	mixf := func(z uint64) uint64 {
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		return z ^ (z >> 31)
+	}
+	for k := range state {
+		state[k] = seed ^ mixf(uint64(k))
+	}
+	choices := func(ord uint64) (uint64, uint64) { return index.Buckets(hashes[ord], buckets) }
+	slot := func(ord uint64) uint64 { return (hashes[ord]&0xFFFFFF)<<40 | (ord + 1) }
+	for ord := range uint64(len(hashes)) {
+		b1, b2 := choices(ord)
+		if fill[b1] < 8 {
+			slots[b1*8+uint64(fill[b1])] = slot(ord)
+			fill[b1]++
+			continue
+		}
+		if fill[b2] < 8 {
+			slots[b2*8+uint64(fill[b2])] = slot(ord)
+			fill[b2]++
+			continue
+		}
+		k := b1 / per
+		b, key, placed := b1, ord, false
+		for range 1000 {
+			state[k] += 0x9E3779B97F4A7C15
+			i := b*8 + mixf(state[k])%8
+			victim := slots[i]&(1<<40-1) - 1
+			slots[i] = slot(key)
+			key = victim
+			if v1, v2 := choices(key); b == v1 {
+				b = v2
+			} else {
+				b = v1
+			}
+			if fill[b] < 8 {
+				slots[b*8+uint64(fill[b])] = slot(key)
+				fill[b]++
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			return nil
+		}
+	}
+	return slots
+}
+
+// TestPlaceFollowsFormatDoc checks place against the placement of
+// format.md §9 as specPlace implements it from the text, for tables of one
+// and of several blocks, at load factors where evictions are common.
+func TestPlaceFollowsFormatDoc(t *testing.T) {
+	for _, c := range []struct {
+		keys       int
+		loadFactor float64
+	}{
+		{1000, 0.95},
+		{200000, 0.95}, // 26316 buckets: one block
+		{600000, 0.95}, // 78948 buckets: 2 blocks
+		{400000, 0.5},  // 100000 buckets: 2 blocks
+	} {
+		t.Run(fmt.Sprintf("%d keys at %v", c.keys, c.loadFactor), func(t *testing.T) {
+			hashes := seededHashes(c.keys, uint64(c.keys))
+			buckets := index.BucketCount(uint64(c.keys), c.loadFactor)
+			const seed = 0x0123456789abcdef
+			tab, err := place(hashes, buckets, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := specPlace(hashes, buckets, seed)
+			if want == nil {
+				t.Fatal("the specification's placement failed where place succeeded")
+			}
+			if i := firstDiff(tab.slots, want); i >= 0 {
+				t.Fatalf("slot %d (bucket %d) is %#x, format.md §9 gives %#x", i, i/8, tab.slots[i], want[i])
+			}
+			if c.loadFactor > 0.9 && tab.secondBucket() == 0 {
+				t.Fatal("no key in its second bucket: evictions were not exercised")
+			}
+		})
+	}
+}
+
+// firstDiff returns the first index at which a and b differ, or -1.
+func firstDiff(a, b []uint64) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
+}
+
+// TestPlaceRangeMatchesWhole places a table of several blocks one range
+// of blocks at a time, for several ways of cutting it into ranges, and
+// checks that every range's slots, with key numbers translated to
+// ordinals, are the whole table's slots for those buckets.
+func TestPlaceRangeMatchesWhole(t *testing.T) {
+	const keys = 700000
+	hashes := seededHashes(keys, 99)
+	buckets := index.BucketCount(keys, 0.95) // 92106 buckets: 2 blocks
+	if index.Blocks(buckets) < 2 {
+		t.Fatalf("%d buckets is one block", buckets)
+	}
+	// A third table of more, smaller blocks.
+	buckets3 := index.BucketCount(keys, 0.3) // 291670: 5 blocks of 58334
+	for _, nb := range []uint64{buckets, buckets3} {
+		const seed = 42
+		whole, err := place(hashes, nb, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := index.Blocks(nb)
+		per := nb / blocks
+		for size := uint64(1); size <= blocks; size++ {
+			t.Run(fmt.Sprintf("%d buckets, %d blocks at a time", nb, size), func(t *testing.T) {
+				var tab table
+				for first := uint64(0); first < blocks; first += size {
+					n := min(size, blocks-first)
+					var part, ords []uint64
+					for ord, h := range hashes {
+						if b1, _ := index.Buckets(h, nb); b1/per >= first && b1/per < first+n {
+							part = append(part, h)
+							ords = append(ords, uint64(ord))
+						}
+					}
+					if err := tab.placeRange(part, nb, first, n, seed); err != nil {
+						t.Fatal(err)
+					}
+					got := slices.Clone(tab.slots)
+					for i, s := range got {
+						if k, used := index.SlotOrdinal(s); used {
+							got[i] = index.MakeSlot(index.SlotTag(s), ords[k])
+						}
+					}
+					want := whole.slots[first*per*index.BucketSlots : (first+n)*per*index.BucketSlots]
+					if i := firstDiff(got, want); i >= 0 {
+						t.Fatalf("blocks [%d, %d): slot %d is %#x, the whole table has %#x", first, first+n, i, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestPlaceRangeRejectsStrayKey gives placeRange a key of a block outside
+// its range: a builder bug, reported as an error rather than a corrupt
+// table.
+func TestPlaceRangeRejectsStrayKey(t *testing.T) {
+	const nb = 3 * index.BlockBuckets
+	var stray uint64
+	for h := uint64(1); ; h = h*0x9E3779B97F4A7C15 + 7 {
+		if b1, _ := index.Buckets(h, nb); b1 >= index.BlockBuckets {
+			stray = h
+			break
+		}
+	}
+	var tab table
+	if err := tab.placeRange([]uint64{stray}, nb, 0, 1, 0); err == nil {
+		t.Fatal("placeRange accepted a key outside its blocks")
+	}
+}
