@@ -126,9 +126,9 @@ func suiteMain(args []string) int {
 				logf("%s %d: %s", kind, size, sys.Name)
 				r := measure(sys, d, root, opts)
 				run.Results = append(run.Results, r)
-				logf("  build %.2f s, file %d B, open %s, heap %d B, hit %.0f ns, miss %.0f ns, allocs %.2f, 2g %.2f M/s, wrong %d %s",
+				logf("  build %.2f s, file %d B, open %s, heap %d B, hit %.0f ns, miss %.0f ns, allocs %.2f, faults/lookup %.4f, 2g %.2f M/s, wrong %d %s",
 					r.BuildSeconds, r.FileBytes, duration(r.OpenMedian), r.HeapBytes,
-					r.NsPerLookup[mixHit], r.NsPerLookup[mixMiss], r.AllocsPerLookup, r.Parallel2/1e6, r.WrongAnswers, r.Error)
+					r.NsPerLookup[mixHit], r.NsPerLookup[mixMiss], r.AllocsPerLookup, r.FaultsPerLookup, r.Parallel2/1e6, r.WrongAnswers, r.Error)
 				settle()
 			}
 			d = nil

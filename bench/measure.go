@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -47,6 +48,10 @@ type result struct {
 	// mixed queries (median of the repetitions).
 	Parallel2        float64   `json:"lookups_per_second_2_goroutines"`
 	Parallel2Samples []float64 `json:"lookups_per_second_2_goroutines_samples"`
+
+	// FaultsPerLookup is the page faults (minor and major, of the whole
+	// process) during the timed repetitions, divided by their lookups.
+	FaultsPerLookup float64 `json:"page_faults_per_lookup"`
 
 	// FalsePositiveRate is, for an approximate system, the fraction of
 	// all miss queries it answered true.
@@ -149,6 +154,7 @@ func measure(sys *system, d *dataset, root string, opts measureOptions) (res *re
 	for _, mix := range mixes { // one unmeasured repetition each
 		window(w, d.queries(mix), 0, ops)
 	}
+	faults0 := pageFaults()
 	for rep := range opts.Reps {
 		for mi, mix := range mixes {
 			qs := d.queries(mix)
@@ -159,6 +165,7 @@ func measure(sys *system, d *dataset, root string, opts measureOptions) (res *re
 			res.NsSamples[mix] = append(res.NsSamples[mix], ns)
 		}
 	}
+	res.FaultsPerLookup = float64(pageFaults()-faults0) / float64(opts.Reps*len(mixes)*ops)
 	for mix, s := range res.NsSamples {
 		res.NsPerLookup[mix] = median(s)
 	}
@@ -205,6 +212,15 @@ func openTimed(sys *system, dir string, reps int, res *result) (openSet, error) 
 		res.OpenMedian = median(res.OpenSeconds)
 		return set, nil
 	}
+}
+
+// pageFaults returns the process's page faults so far, minor and major.
+func pageFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Minflt + ru.Majflt
 }
 
 // window runs ops lookups of qs starting at start, wrapping around.

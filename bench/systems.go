@@ -62,6 +62,7 @@ type worker interface {
 func systems() []*system {
 	return []*system{
 		struSystem(),
+		struBatchSystem(),
 		mapSystem(),
 		sortedSystem(),
 		boltSystem(),
@@ -125,6 +126,57 @@ func (s struSet) count(qs []string) int {
 		if s.r.ContainsString(q) {
 			n++
 		}
+	}
+	return n
+}
+
+// --- stru, batched lookups ---
+
+// batchSize is the number of queries the batched row hands ContainsStrings
+// at a time.
+const batchSize = 256
+
+func struBatchSystem() *system {
+	s := struSystem()
+	open := s.open
+	s.Name = "stru batch"
+	s.Note = fmt.Sprintf("the same file; ContainsStrings on groups of %d queries", batchSize)
+	s.open = func(dir string) (openSet, error) {
+		set, err := open(dir)
+		if err != nil {
+			return nil, err
+		}
+		return struBatchSet{set.(struSet).r}, nil
+	}
+	return s
+}
+
+type struBatchSet struct{ r *reader.Reader }
+
+func (s struBatchSet) newWorker() (worker, error) {
+	return &struBatchWorker{r: s.r}, nil
+}
+func (s struBatchSet) close() error { return s.r.Close() }
+
+type struBatchWorker struct {
+	r   *reader.Reader
+	out [batchSize]bool
+}
+
+func (w *struBatchWorker) release()               {}
+func (w *struBatchWorker) contains(q string) bool { return w.r.ContainsString(q) }
+func (w *struBatchWorker) count(qs []string) int {
+	n := 0
+	for len(qs) > 0 {
+		group := qs[:min(len(qs), batchSize)]
+		out := w.out[:len(group)]
+		w.r.ContainsStrings(group, out)
+		for _, ok := range out {
+			if ok {
+				n++
+			}
+		}
+		qs = qs[len(group):]
 	}
 	return n
 }
