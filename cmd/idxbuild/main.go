@@ -9,14 +9,18 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -31,8 +35,15 @@ const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F] -o OUT [
 
 idxbuild reads keys from each FILE in turn, or from standard input when no
 FILE is given or FILE is "-", and writes the set of distinct keys as a STRU
-index file OUT. OUT is replaced atomically: a build that fails leaves no
-partial file, and an existing OUT stays as it was.
+index file OUT.
+
+OUT is replaced atomically: idxbuild writes a temporary file ".OUT.tmp-N"
+in OUT's directory, fsyncs it, and renames it to OUT; OUT is never written
+in place. Programs that have the old OUT open or mapped keep reading it
+whole. A build that fails or is interrupted leaves OUT as it was and
+removes its temporary file. Only a build killed outright (SIGKILL, the
+out-of-memory killer, a power loss) can leave a ".OUT.tmp-N" file behind,
+never a partial OUT; nothing reads those files, and they can be removed.
 
 Input: one key per line. A line ends at a newline ("\n"); one "\r" just
 before it is removed, so files with CRLF line endings work, while a "\r"
@@ -62,14 +73,18 @@ when it is a terminal. At the end a one-line summary goes to standard error:
 where overhead is the file size minus the key bytes, per key.
 
 Exit status: 0 on success, 1 on failure (unreadable input, a key too long,
-an error writing OUT), 2 on a usage error.
+an error writing OUT), 2 on a usage error, 130 when stopped by SIGINT and
+143 when stopped by SIGTERM (128 plus the signal number, as shells report
+a process killed by the signal). A signal that arrives after OUT has been
+replaced does not undo the build, which then ends normally.
 `
 
 // Exit statuses.
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK     = 0
+	exitFail   = 1
+	exitUsage  = 2
+	exitSignal = 128 // plus the signal number
 )
 
 // stdinName names standard input in messages.
@@ -77,6 +92,41 @@ const stdinName = "<stdin>"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// A stopSignal is the cause of the cancellation of a build stopped by
+// SIGINT or SIGTERM.
+type stopSignal struct{ sig syscall.Signal }
+
+func (s stopSignal) Error() string { return "stopped by " + signalName(s.sig) }
+
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+// onSignal returns a context canceled, with a stopSignal as its cause,
+// when SIGINT or SIGTERM arrives. (signal.NotifyContext would do, but its
+// cause does not hold the signal, which decides the exit status.) After
+// the first signal the default action is restored, so that a second one
+// kills idxbuild at once. Otherwise the signals stay caught until idxbuild
+// exits: a signal arriving after the build has finished, while idxbuild
+// exits, must not turn its success into a death by signal.
+func onSignal() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		signal.Stop(sigs)
+		cancel(stopSignal{sig.(syscall.Signal)})
+	}()
+	return ctx
 }
 
 // config is the parsed command line.
@@ -98,11 +148,53 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "idxbuild: %v (run 'idxbuild -h' for help)\n", err)
 		return exitUsage
 	}
-	if err := build(cfg, stdin, stderr); err != nil {
+	ctx := onSignal()
+	err = buildInterruptible(ctx, cfg, stdin, stderr)
+	var sig stopSignal
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(context.Cause(ctx), &sig) && errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "idxbuild: %v: %s left unchanged\n", sig, cfg.out)
+		return exitSignal + int(sig.sig)
+	default:
 		fmt.Fprintf(stderr, "idxbuild: %v\n", err)
 		return exitFail
 	}
-	return exitOK
+}
+
+// Phases of a build, for buildInterruptible.
+const (
+	reading   = iota // reading keys: nothing is on disk
+	writing          // writing OUT: the builder cleans up if canceled
+	abandoned        // canceled while reading
+)
+
+// buildInterruptible runs build and returns its error, or ctx's error once
+// ctx is canceled while the keys are still being read. Reading checks ctx
+// between batches of keys, but a read from a pipe may block for as long
+// as the writer at the other end is silent; since nothing is on disk
+// before the writing starts, idxbuild can then stop at once, leaving
+// build waiting. Once writing has started, buildInterruptible waits for
+// build, which notices the cancellation within one chunk of writing and
+// removes its temporary file.
+func buildInterruptible(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer) error {
+	var phase atomic.Int32 // reading, writing or abandoned
+	done := make(chan error, 1)
+	go func() {
+		done <- build(ctx, cfg, stdin, stderr, func() bool {
+			return phase.CompareAndSwap(reading, writing)
+		})
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		if phase.CompareAndSwap(reading, abandoned) {
+			return ctx.Err()
+		}
+		return <-done
+	}
 }
 
 // parseArgs parses and checks the command line.
@@ -151,8 +243,9 @@ func parseSeed(s string) (*index.HashKey, error) {
 	return &key, nil
 }
 
-// build reads the keys and writes the index.
-func build(cfg *config, stdin io.Reader, stderr io.Writer) error {
+// build reads the keys and writes the index. Before it starts writing it
+// calls startWriting, and returns ctx's error if that returns false.
+func build(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer, startWriting func() bool) error {
 	start := time.Now()
 	b, err := builder.New(cfg.opts)
 	if err != nil {
@@ -164,16 +257,20 @@ func build(cfg *config, stdin io.Reader, stderr io.Writer) error {
 		files = []string{"-"}
 	}
 	for _, name := range files {
-		if err := addFile(b, name, stdin, cfg.nul, progress); err != nil {
+		if err := addFile(ctx, b, name, stdin, cfg.nul, progress); err != nil {
 			progress.finish()
 			return err
 		}
 	}
+	if !startWriting() {
+		progress.finish()
+		return ctx.Err()
+	}
 	progress.building(cfg.out)
-	err = b.WriteFile(cfg.out)
+	err = b.WriteFileContext(ctx, cfg.out)
 	progress.finish()
 	if err != nil {
-		return errors.New(strings.TrimPrefix(err.Error(), "stru: "))
+		return withoutPrefix{err}
 	}
 	if !cfg.quiet {
 		s := b.Stats()
@@ -183,8 +280,20 @@ func build(cfg *config, stdin io.Reader, stderr io.Writer) error {
 	return nil
 }
 
-// addFile adds the keys of the file name ("-" for stdin) to b.
-func addFile(b *builder.Builder, name string, stdin io.Reader, nul bool, progress *progress) error {
+// withoutPrefix is an error of package builder without the "stru: " its
+// message starts with, which would repeat the "idxbuild: " before it.
+type withoutPrefix struct{ error }
+
+func (e withoutPrefix) Error() string { return strings.TrimPrefix(e.error.Error(), "stru: ") }
+func (e withoutPrefix) Unwrap() error { return e.error }
+
+// readCheckEvery is how many keys addFile reads between two checks of its
+// context.
+const readCheckEvery = 4096
+
+// addFile adds the keys of the file name ("-" for stdin) to b. It returns
+// ctx's error once ctx is canceled.
+func addFile(ctx context.Context, b *builder.Builder, name string, stdin io.Reader, nul bool, progress *progress) error {
 	r, display := stdin, stdinName
 	if name != "-" {
 		f, err := os.Open(name)
@@ -196,6 +305,11 @@ func addFile(b *builder.Builder, name string, stdin io.Reader, nul bool, progres
 	}
 	sc := keyio.NewScanner(r, display, nul)
 	for sc.Scan() {
+		if sc.Line()%readCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		if err := b.Add(sc.Bytes()); err != nil { // cannot happen: Scan checks the length
 			return fmt.Errorf("%s:%d: %v", display, sc.Line(), err)
 		}
