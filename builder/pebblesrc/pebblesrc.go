@@ -1,0 +1,226 @@
+// Package pebblesrc builds STRU index files from the keys of a Pebble
+// database (github.com/cockroachdb/pebble/v2).
+//
+// It is a package of its own so that programs using package builder alone
+// do not compile Pebble.
+//
+// The source is any pebble.Reader: a *pebble.DB, a *pebble.Snapshot, or a
+// database opened read-only from a checkpoint directory (OpenReadOnly).
+// Values are ignored: the index holds the set of keys. Keys reads exactly
+// the keys visible to the reader: building from a Snapshot gives the set as
+// of the moment the snapshot was taken, whatever is written, deleted or
+// range-deleted afterwards; a key set several times appears once; a deleted
+// key does not appear. Range keys (RangeKeySet) are not point keys and are
+// not read.
+//
+// Keys come out of Pebble in ascending order, which Build uses to stream
+// the key data to the output file instead of holding and sorting it.
+// That order is byte order only for a database that uses Pebble's default
+// comparer (pebble.DefaultComparer, the one used when Options.Comparer is
+// nil); Keys returns an error at the first key that is not above the one
+// before it.
+//
+// # Indexing a database that a running process has open
+//
+// Pebble lets one process at a time open a database directory, read-only
+// opens included: it locks the directory's LOCK file. A second process
+// that opens it gets an error (OpenReadOnly reports it as ErrInUse) and
+// changes nothing. Inside the process that has the database open, build
+// from a Snapshot:
+//
+//	snap := db.NewSnapshot()
+//	defer snap.Close()
+//	stats, err := pebblesrc.Build(ctx, snap, "keys.stru", pebblesrc.Options{}, builder.Options{})
+//
+// or take a checkpoint with db.Checkpoint(dir), a consistent copy of the
+// database made of hard links where possible, and build from it in any
+// process, for example with "idxbuild --pebble DIR".
+package pebblesrc
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/stru-index/stru/builder"
+)
+
+// Options select the keys read from the database. The zero Options read
+// every key.
+type Options struct {
+	// Lower, when not nil, is the inclusive lower bound: only keys >= Lower
+	// are read.
+	Lower []byte
+
+	// Upper, when not nil, is the exclusive upper bound: only keys < Upper
+	// are read. An empty, non-nil Upper reads nothing.
+	Upper []byte
+
+	// Prefix, when not empty, reads only the keys that start with Prefix.
+	// It is applied as iterator bounds, so keys outside it are never
+	// visited: from Prefix up to Prefix's successor, the smallest key
+	// above every key that starts with Prefix. Together with Lower and
+	// Upper, the keys read are those inside both ranges. Lower, Upper and
+	// Prefix apply to the keys as stored in the database.
+	Prefix []byte
+
+	// StripPrefix removes Prefix from the start of every key read, so the
+	// index holds the rest of each key: with Prefix "user/", the key
+	// "user/alice" is indexed as "alice", and the key "user/" itself as
+	// the empty key. Keys stay distinct and ascending.
+	StripPrefix bool
+}
+
+// bounds returns the iterator bounds for o: nil means unbounded. empty
+// reports that no key can lie within both o's bounds and o's prefix.
+func (o Options) bounds() (lower, upper []byte, empty bool) {
+	lower, upper = o.Lower, o.Upper
+	if len(o.Prefix) > 0 {
+		if lower == nil || bytes.Compare(o.Prefix, lower) > 0 {
+			lower = o.Prefix
+		}
+		if succ := prefixSuccessor(o.Prefix); succ != nil && (upper == nil || bytes.Compare(succ, upper) < 0) {
+			upper = succ
+		}
+	}
+	empty = upper != nil && bytes.Compare(lower, upper) >= 0
+	return lower, upper, empty
+}
+
+// prefixSuccessor returns the smallest key above every key that starts
+// with prefix: prefix without its trailing 0xff bytes, with its last byte
+// incremented. It returns nil when there is no such key, because prefix
+// is empty or all 0xff bytes.
+func prefixSuccessor(prefix []byte) []byte {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xff {
+			succ := bytes.Clone(prefix[:i+1])
+			succ[i]++
+			return succ
+		}
+	}
+	return nil
+}
+
+// check reports options that contradict each other.
+func (o Options) check() error {
+	if o.Lower != nil && o.Upper != nil && bytes.Compare(o.Lower, o.Upper) > 0 {
+		return fmt.Errorf("pebblesrc: lower bound %q is above upper bound %q", o.Lower, o.Upper)
+	}
+	return nil
+}
+
+// Keys returns the keys of r selected by opts, in ascending order, each
+// once. The key slice yielded is valid only until the loop body returns;
+// copy it to keep it.
+//
+// An error ends the sequence: it is yielded once, with a nil key. Errors
+// come from the options, from creating or closing the iterator (a damaged
+// table, a failed read), and from a key that is not above the key before
+// it (a database ordered by a comparer other than Pebble's default). An
+// iterator's error surfaces when it closes, so a sequence that ends
+// without an error read every selected key. When the caller stops early,
+// the iterator is closed and its error, if any, is dropped.
+//
+// r must stay open while the sequence runs; for a Snapshot or a DB, the
+// sequence holds an iterator, which keeps the files it reads from being
+// deleted until it is done.
+func Keys(r pebble.Reader, opts Options) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		if err := opts.check(); err != nil {
+			yield(nil, err)
+			return
+		}
+		lower, upper, empty := opts.bounds()
+		if empty {
+			return
+		}
+		it, err := r.NewIter(&pebble.IterOptions{
+			LowerBound: lower,
+			UpperBound: upper,
+			KeyTypes:   pebble.IterKeyTypePointsOnly,
+		})
+		if err != nil {
+			yield(nil, fmt.Errorf("pebblesrc: creating iterator: %w", oneLine{err}))
+			return
+		}
+		stopped := false
+		defer func() {
+			if err := it.Close(); err != nil && !stopped {
+				yield(nil, fmt.Errorf("pebblesrc: reading keys: %w", oneLine{err}))
+			}
+		}()
+		strip := 0
+		if opts.StripPrefix {
+			strip = len(opts.Prefix)
+		}
+		var prev []byte
+		for ok := it.First(); ok; ok = it.Next() {
+			key := it.Key()
+			if prev != nil && bytes.Compare(key, prev) <= 0 {
+				stopped = true
+				yield(nil, fmt.Errorf("pebblesrc: key %q follows key %q: keys are not in ascending byte order (does the database use a comparer other than pebble.DefaultComparer?)", key, prev))
+				return
+			}
+			prev = append(prev[:0], key...)
+			if prev == nil {
+				prev = []byte{} // the empty key: later keys must be above it
+			}
+			if !yield(key[strip:], nil) {
+				stopped = true
+				return
+			}
+		}
+		// The iterator's error, if any, is returned by Close too.
+	}
+}
+
+// Build writes the STRU index of the keys of r selected by opts to path,
+// atomically, as builder's WriteFileContext does, and returns the
+// statistics of the file written. bopts are the builder's options.
+//
+// It stops with ctx's error, leaving path untouched, once ctx is canceled.
+// Any error reading r fails the build and leaves path untouched.
+func Build(ctx context.Context, r pebble.Reader, path string, opts Options, bopts builder.Options) (builder.Stats, error) {
+	b, err := builder.New(bopts)
+	if err != nil {
+		return builder.Stats{}, err
+	}
+	n := 0
+	for key, err := range Keys(r, opts) {
+		if err != nil {
+			return builder.Stats{}, err
+		}
+		if n++; n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return builder.Stats{}, fmt.Errorf("pebblesrc: reading keys: %w", err)
+			}
+		}
+		if err := b.Add(key); err != nil {
+			return builder.Stats{}, fmt.Errorf("pebblesrc: key of %d bytes starting %q: %w", len(key), key[:min(len(key), 32)], err)
+		}
+	}
+	if err := b.WriteFileContext(ctx, path); err != nil {
+		return builder.Stats{}, err
+	}
+	return b.Stats(), nil
+}
+
+// checkEvery is how many keys Build reads between two checks of its
+// context.
+const checkEvery = 4096
+
+// oneLine is an error of Pebble's with the first line of its message
+// only: Pebble's errors can carry more lines of detail.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string {
+	line, _, _ := strings.Cut(e.err.Error(), "\n")
+	return line
+}
+
+func (e oneLine) Unwrap() error { return e.err }
