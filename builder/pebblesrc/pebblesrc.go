@@ -88,6 +88,11 @@ func (o Options) bounds() (lower, upper []byte, empty bool) {
 		}
 	}
 	empty = upper != nil && bytes.Compare(lower, upper) >= 0
+	if len(lower) == 0 {
+		// The empty key is the smallest: no bound. (Pebble v2.1's
+		// iterator, built with -race, indexes an empty lower bound.)
+		lower = nil
+	}
 	return lower, upper, empty
 }
 
