@@ -16,11 +16,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -504,4 +506,179 @@ func TestSignalWhileReading(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A queryProcess is idxquery reading keys from a pipe and answering each
+// batch as it comes.
+type queryProcess struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	stderr bytes.Buffer
+}
+
+// startQuery starts idxquery on the index at path.
+func startQuery(t *testing.T, path string) *queryProcess {
+	t.Helper()
+	q := &queryProcess{cmd: exec.Command(idxquery, path)}
+	q.cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
+	q.cmd.Stderr = &q.stderr
+	in, err := q.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := q.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.in, q.out = in, bufio.NewReader(out)
+	if err := q.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		q.cmd.Process.Kill()
+		q.cmd.Wait()
+	})
+	return q
+}
+
+// ask sends keys and returns idxquery's answers, "present\tKEY" or
+// "absent\tKEY", or the error that cut them short.
+func (q *queryProcess) ask(keys []string) ([]string, error) {
+	if _, err := io.WriteString(q.in, strings.Join(keys, "\n")+"\n"); err != nil {
+		return nil, err
+	}
+	var answers []string
+	for range keys {
+		line, err := q.out.ReadString('\n')
+		if err != nil {
+			return answers, err
+		}
+		answers = append(answers, strings.TrimSuffix(line, "\n"))
+	}
+	return answers, nil
+}
+
+// wait closes idxquery's input and waits for it to exit.
+func (q *queryProcess) wait() *os.ProcessState {
+	q.in.Close()
+	io.Copy(io.Discard, q.out)
+	q.cmd.Wait()
+	return q.cmd.ProcessState
+}
+
+// TestReplaceUnderReader replaces an index that a running idxquery has
+// mapped, with a smaller one. Through idxbuild, which renames, idxquery
+// keeps answering from the old file and the new file has a new inode. With
+// cp, which rewrites the file in place, idxquery dies of SIGBUS at its next
+// lookups: the reason a mapped index must only be replaced by a rename.
+func TestReplaceUnderReader(t *testing.T) {
+	dir := t.TempDir()
+	var oldKeys, newKeys []string
+	for i := range 50_000 {
+		oldKeys = append(oldKeys, fmt.Sprintf("old-%06d", i))
+	}
+	for i := range 100 {
+		newKeys = append(newKeys, fmt.Sprintf("new-%03d", i))
+	}
+	oldInput := writeFile(t, dir, "old.txt", strings.Join(oldKeys, "\n"))
+	newInput := writeFile(t, dir, "new.txt", strings.Join(newKeys, "\n"))
+	oldIndex, newIndex := filepath.Join(dir, "old.stru"), filepath.Join(dir, "new.stru")
+	for _, b := range [][2]string{{oldIndex, oldInput}, {newIndex, newInput}} {
+		if res := clitest.Run(t, nil, idxbuild, "-q", "-o", b[0], b[1]); res.Code != 0 {
+			t.Fatalf("idxbuild -o %s: exit %d\n%s", b[0], res.Code, res.Stderr)
+		}
+	}
+	oldData, err := os.ReadFile(oldIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Old keys from all over the file, and new ones.
+	var sample, wantOld, wantNew []string
+	for i := 0; i < len(oldKeys); i += 250 {
+		sample = append(sample, oldKeys[i])
+		wantOld, wantNew = append(wantOld, "present\t"+oldKeys[i]), append(wantNew, "absent\t"+oldKeys[i])
+	}
+	for _, k := range newKeys[:10] {
+		sample = append(sample, k)
+		wantOld, wantNew = append(wantOld, "absent\t"+k), append(wantNew, "present\t"+k)
+	}
+	inode := func(path string) uint64 {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	// setup makes OUT a fresh copy of the old index and starts idxquery on
+	// it, checking its first answers.
+	setup := func(t *testing.T) (out string, q *queryProcess) {
+		t.Helper()
+		out = filepath.Join(t.TempDir(), "out.stru")
+		if err := os.WriteFile(out, oldData, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		q = startQuery(t, out)
+		if got, err := q.ask(sample); err != nil || !slices.Equal(got, wantOld) {
+			t.Fatalf("idxquery answers %d of %d keys as the old index should (%v); stderr:\n%s", countEqual(got, wantOld), len(sample), err, &q.stderr)
+		}
+		return out, q
+	}
+
+	t.Run("idxbuild renames", func(t *testing.T) {
+		out, q := setup(t)
+		before := inode(out)
+		if res := clitest.Run(t, nil, idxbuild, "-q", "-o", out, newInput); res.Code != 0 {
+			t.Fatalf("idxbuild: exit %d\n%s", res.Code, res.Stderr)
+		}
+		if inode(out) == before {
+			t.Errorf("OUT has the same inode after idxbuild: it was written in place")
+		}
+		got, err := q.ask(sample)
+		if err != nil || !slices.Equal(got, wantOld) {
+			t.Errorf("after idxbuild replaced OUT, the running idxquery answers %d of %d keys as the old index (%v); stderr:\n%s",
+				countEqual(got, wantOld), len(sample), err, &q.stderr)
+		}
+		if state := q.wait(); state.ExitCode() != 1 { // 1: some keys absent
+			t.Errorf("idxquery: %v, want exit status 1; stderr:\n%s", state, &q.stderr)
+		}
+		fresh := startQuery(t, out)
+		if got, err := fresh.ask(sample); err != nil || !slices.Equal(got, wantNew) {
+			t.Errorf("a new idxquery answers %d of %d keys as the new index (%v)", countEqual(got, wantNew), len(sample), err)
+		}
+	})
+
+	t.Run("cp in place", func(t *testing.T) {
+		out, q := setup(t)
+		before := inode(out)
+		if msg, err := exec.Command("cp", newIndex, out).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, msg)
+		}
+		if inode(out) != before {
+			t.Fatalf("cp gave OUT a new inode: this cp does not write in place")
+		}
+		got, err := q.ask(sample)
+		state := q.wait()
+		if err == nil {
+			t.Fatalf("idxquery still answers after cp rewrote its file in place (%d of %d as the old index)", countEqual(got, wantOld), len(sample))
+		}
+		if state.ExitCode() != 2 || !strings.Contains(q.stderr.String(), "SIGBUS") {
+			t.Fatalf("idxquery: %v, want a crash on SIGBUS; stderr:\n%s", state, &q.stderr)
+		}
+		first, _, _ := strings.Cut(q.stderr.String(), "\n")
+		t.Logf("idxquery after cp: %v after %d answers: %s", state, len(got), first)
+	})
+}
+
+// countEqual returns how many elements of got equal want's at the same
+// index.
+func countEqual(got, want []string) int {
+	n := 0
+	for i := range min(len(got), len(want)) {
+		if got[i] == want[i] {
+			n++
+		}
+	}
+	return n
 }

@@ -21,16 +21,17 @@ import (
 	"github.com/stru-index/stru/reader"
 )
 
-// idxbuild is the path of the binary under test.
-var idxbuild string
+// idxbuild is the path of the binary under test, and idxquery that of
+// the reader the crash tests run while idxbuild replaces its file.
+var idxbuild, idxquery string
 
 func TestMain(m *testing.M) {
-	dir, err := clitest.Build("github.com/stru-index/stru/cmd/idxbuild")
+	dir, err := clitest.Build("github.com/stru-index/stru/cmd/idxbuild", "github.com/stru-index/stru/cmd/idxquery")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	idxbuild = filepath.Join(dir, "idxbuild")
+	idxbuild, idxquery = filepath.Join(dir, "idxbuild"), filepath.Join(dir, "idxquery")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
