@@ -3,6 +3,7 @@
 // Usage:
 //
 //	idxbuild [-0] [-q] [--seed HEX] [--load-factor F] -o OUT [FILE...]
+//	idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U] [-q] [--seed HEX] [--load-factor F] -o OUT
 //
 // Run "idxbuild -h" for the full description of the input format, the
 // flags, the output and the exit status.
@@ -32,6 +33,8 @@ import (
 )
 
 const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F] -o OUT [FILE...]
+       idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U]
+                [-q] [--seed HEX] [--load-factor F] -o OUT
 
 idxbuild reads keys from each FILE in turn, or from standard input when no
 FILE is given or FILE is "-", and writes the set of distinct keys as a STRU
@@ -65,6 +68,7 @@ Flags (they must come before the FILE arguments):
   -q                 quiet: no progress display and no summary
   -h, --help         print this help
 
+` + pebbleUsage + `
 While reading, progress (keys read and rate) is shown on standard error
 when it is a terminal. At the end a one-line summary goes to standard error:
 
@@ -135,6 +139,7 @@ type config struct {
 	files      []string
 	nul, quiet bool
 	opts       builder.Options
+	pebble     pebbleConfig // --pebble and its flags (pebble.go)
 }
 
 // run runs idxbuild with the given arguments and returns its exit status.
@@ -210,10 +215,14 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&cfg.quiet, "q", false, "")
 	fs.StringVar(&seed, "seed", "", "")
 	fs.Float64Var(&loadFactor, "load-factor", loadFactor, "")
+	cfg.pebble.define(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	cfg.files = fs.Args()
+	if err := cfg.pebble.check(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.out == "" {
 		return nil, errors.New("missing -o OUT, the file to write")
 	}
@@ -246,6 +255,9 @@ func parseSeed(s string) (*index.HashKey, error) {
 // build reads the keys and writes the index. Before it starts writing it
 // calls startWriting, and returns ctx's error if that returns false.
 func build(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer, startWriting func() bool) error {
+	if cfg.pebble.dir != "" {
+		return buildPebble(ctx, cfg, stderr, startWriting)
+	}
 	start := time.Now()
 	b, err := builder.New(cfg.opts)
 	if err != nil {

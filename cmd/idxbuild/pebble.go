@@ -1,0 +1,190 @@
+package main
+
+// idxbuild --pebble: the keys of a Pebble database as the input.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/stru-index/stru/builder"
+	"github.com/stru-index/stru/builder/pebblesrc"
+)
+
+// pebbleUsage is the part of the usage about --pebble.
+const pebbleUsage = `Pebble databases: with --pebble DIR, the keys are those of the Pebble
+(github.com/cockroachdb/pebble/v2) database in the directory DIR, and no
+FILE may be given. Values are ignored. DIR is opened read-only: nothing in
+it is written or removed, but Pebble creates its LOCK file if missing, so
+DIR must be writable. Keys are read in ascending byte order and stream to
+OUT; the database must use Pebble's default comparer.
+  --pebble DIR       read the keys of the database in DIR
+  --prefix P         only the keys that start with the bytes of P
+  --strip-prefix     remove P from the start of each key indexed
+  --lower L          only the keys >= L (byte order)
+  --upper U          only the keys < U
+P, L and U are the bytes of the arguments as given. The keys read are those
+inside both the bounds and the prefix.
+
+A database that another process has open cannot be read: Pebble lets one
+process at a time open it, and idxbuild fails with "DIR is in use by
+another process", exit status 1, leaving the database and that process
+undisturbed. To index a live database, make a checkpoint of it from the
+process that has it open, with
+  db.Checkpoint(CKDIR, pebble.WithFlushedWAL())
+and run idxbuild --pebble CKDIR; or, inside that process, build from a
+db.NewSnapshot() with package github.com/stru-index/stru/builder/pebblesrc.
+`
+
+// pebbleConfig is the part of the command line about --pebble.
+type pebbleConfig struct {
+	dir          string // --pebble DIR: "" for key lists
+	prefix       string
+	strip        bool
+	lower, upper optionalString
+}
+
+// An optionalString is a flag's value and whether it was given.
+type optionalString struct {
+	value string
+	set   bool
+}
+
+func (s *optionalString) Set(v string) error { s.value, s.set = v, true; return nil }
+func (s *optionalString) String() string     { return s.value }
+
+// bytes returns the value, or nil when not given.
+func (s *optionalString) bytes() []byte {
+	if !s.set {
+		return nil
+	}
+	return []byte(s.value)
+}
+
+// define defines the flags of p in fs.
+func (p *pebbleConfig) define(fs *flag.FlagSet) {
+	fs.StringVar(&p.dir, "pebble", "", "")
+	fs.StringVar(&p.prefix, "prefix", "", "")
+	fs.BoolVar(&p.strip, "strip-prefix", false, "")
+	fs.Var(&p.lower, "lower", "")
+	fs.Var(&p.upper, "upper", "")
+}
+
+// check checks p against the rest of the command line.
+func (p *pebbleConfig) check(cfg *config) error {
+	if p.dir == "" {
+		if p.prefix != "" || p.strip || p.lower.set || p.upper.set {
+			return errors.New("--prefix, --strip-prefix, --lower and --upper need --pebble DIR")
+		}
+		return nil
+	}
+	switch {
+	case len(cfg.files) > 0:
+		return fmt.Errorf("--pebble reads the keys of DIR: no FILE may be given (got %q)", cfg.files[0])
+	case cfg.nul:
+		return errors.New("-0 is for key lists, not --pebble")
+	case p.strip && p.prefix == "":
+		return errors.New("--strip-prefix needs --prefix P")
+	case p.lower.set && p.upper.set && p.lower.value > p.upper.value:
+		return fmt.Errorf("--lower %q is above --upper %q", p.lower.value, p.upper.value)
+	}
+	return nil
+}
+
+// options returns the pebblesrc options p selects.
+func (p *pebbleConfig) options() pebblesrc.Options {
+	return pebblesrc.Options{
+		Lower:       p.lower.bytes(),
+		Upper:       p.upper.bytes(),
+		Prefix:      []byte(p.prefix),
+		StripPrefix: p.strip,
+	}
+}
+
+// buildPebble writes the index of the keys of the database in
+// cfg.pebble.dir. It calls startWriting before it opens the database, and
+// returns ctx's error if that returns false: reading and writing go
+// together, and a build that is canceled cleans up before it returns.
+func buildPebble(ctx context.Context, cfg *config, stderr io.Writer, startWriting func() bool) error {
+	start := time.Now()
+	if !startWriting() {
+		return ctx.Err()
+	}
+	dir := cfg.pebble.dir
+	db, err := pebblesrc.OpenReadOnly(dir, &pebble.Options{Logger: pebbleLogger{stderr}})
+	switch {
+	case errors.Is(err, pebblesrc.ErrInUse):
+		return fmt.Errorf("%s is in use by another process, which holds its LOCK file: index a checkpoint of it instead (see idxbuild -h)", dir)
+	case errors.Is(err, pebblesrc.ErrNotDatabase):
+		return fmt.Errorf("%s is not a Pebble database: it has no current MANIFEST", dir)
+	case err != nil:
+		return errors.New(strings.TrimPrefix(err.Error(), "pebblesrc: "))
+	}
+	defer db.Close()
+	progress := newProgress(stderr, cfg.quiet)
+	stats, err := writeSortedKeys(ctx, pebblesrc.Keys(db, cfg.pebble.options()), cfg.out, cfg.opts, progress)
+	progress.finish()
+	if err != nil {
+		msg := err.Error()
+		if m, ok := strings.CutPrefix(msg, "pebblesrc: "); ok {
+			msg = dir + ": " + m
+		}
+		return errors.New(strings.TrimPrefix(msg, "stru: "))
+	}
+	if !cfg.quiet {
+		fmt.Fprintf(stderr, "idxbuild: wrote %s: %d keys (%d duplicates dropped), %d bytes, %.1f bytes/key overhead, %.2f s\n",
+			cfg.out, stats.Keys, stats.Duplicates, stats.FileBytes, stats.OverheadPerKey(), time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// writeSortedKeys writes the index of keys, in ascending order, to out.
+func writeSortedKeys(ctx context.Context, keys func(yield func([]byte, error) bool), out string, opts builder.Options, progress *progress) (builder.Stats, error) {
+	b, err := builder.New(opts)
+	if err != nil {
+		return builder.Stats{}, err
+	}
+	n := 0
+	for key, err := range keys {
+		if err != nil {
+			return builder.Stats{}, err
+		}
+		if n++; n%readCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return builder.Stats{}, err
+			}
+		}
+		if err := b.Add(key); err != nil {
+			return builder.Stats{}, err
+		}
+		progress.add()
+	}
+	progress.building(out)
+	if err := b.WriteFileContext(ctx, out); err != nil {
+		return builder.Stats{}, err
+	}
+	return b.Stats(), nil
+}
+
+// pebbleLogger is the Logger idxbuild gives Pebble: it drops Pebble's
+// informational messages and writes each error message as one line.
+type pebbleLogger struct{ w io.Writer }
+
+func (pebbleLogger) Infof(format string, args ...any) {}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	line, _, _ := strings.Cut(fmt.Sprintf(format, args...), "\n")
+	fmt.Fprintf(l.w, "idxbuild: pebble: %s\n", line)
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.Errorf(format, args...)
+	os.Exit(exitFail)
+}
