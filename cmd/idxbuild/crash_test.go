@@ -119,7 +119,7 @@ func newCrashFixture(t *testing.T) *crashFixture {
 				times[1] = time.Since(start)
 				return
 			}
-			time.Sleep(100 * time.Microsecond)
+			time.Sleep(500 * time.Microsecond)
 		}
 	}()
 	res = clitest.Run(t, nil, idxbuild, "-q", "--seed", crashSeed, "-o", f.out, f.newInput)
@@ -323,7 +323,7 @@ func (f *crashFixture) runAndSignal(t *testing.T, d delay, sig syscall.Signal) c
 			select {
 			case err = <-done:
 				exited = true
-			case <-time.After(200 * time.Microsecond):
+			case <-time.After(time.Millisecond):
 			}
 		}
 	}
