@@ -9,15 +9,69 @@
 // Memory: while collecting, a Builder holds each distinct or duplicate key's
 // bytes once plus a 16-byte record; writing adds 8 bytes of hash per key and
 // 8/LoadFactor bytes of slots (10 at the default) plus one byte per bucket.
-// For n keys averaging L bytes the peak is about n×(L + 35) bytes, plus up to
-// L×n of slack while the key storage grows: 10 million keys of 8–64 bytes
-// peak near 1 GiB.
+// For n keys averaging L bytes a build done in memory peaks near
+// n×(L + 35) bytes. Options.MemoryBudget (512 MiB by default) bounds this:
+// a build that would need more works through temporary files instead and
+// gives the same bytes; see "Builds larger than memory" below.
+//
+// SortedWriter and WriteSorted build from keys that arrive in ascending
+// order, such as a database's keys, streaming them to disk without
+// sorting or holding them.
+//
+// # Builds larger than memory
+//
+// Options.MemoryBudget, M, bounds the memory a build uses for keys, hashes
+// and the hash table; 512 MiB by default (idxbuild --mem). For n distinct
+// keys averaging L bytes:
+//
+//   - Collecting. A Builder holds each key added in L + 16 bytes. When the
+//     next key would exceed M, it sorts the keys held and writes them,
+//     without duplicates, to a temporary file, a run of about M/(L+16)
+//     keys, and starts again with the same memory. WriteFile merges the
+//     runs, 64 at most at once (more are first merged 64 at a time into
+//     longer runs), writing the key data straight into the output file.
+//     A build that fits in M, including the table below, is done in memory
+//     as before, without temporary files.
+//   - Sorted input. SortedWriter streams the key data to a temporary file
+//     and each key's length (2 bytes) to another; it holds only the last
+//     key and buffers.
+//   - Placing. Hashing and placing the keys needs 8 bytes of hash per key
+//     and 65 bytes per bucket, 8.1/LoadFactor bytes per key: about 18 bytes
+//     per key at the default load factor. When that exceeds M, the table
+//     is placed in partitions, ranges of its blocks of 65536 buckets
+//     (format.md §3) chosen to fit in M at about 26 bytes per key, each
+//     from a temporary file of 16 bytes per key written in one pass over
+//     the keys. A partition is at least one block (about 11 MiB at the
+//     default load factor), so budgets smaller than that are exceeded by
+//     placement. The file is the same as if placed at once (format.md §9).
+//
+// Memory is then about M plus a few MiB of buffers, whatever n. The Go
+// runtime may let garbage reach the size of the live heap before it
+// collects; a soft memory limit slightly above M (GOMEMLIMIT, or
+// runtime/debug.SetMemoryLimit, which idxbuild sets) keeps the process
+// near M.
+//
+// Temporary disk space, in Options.TempDir (default: the output file's
+// directory; for a Builder's runs spilled before it knows the output, the
+// system's temporary directory): the runs, n(L+2) bytes, kept until
+// Builder.Close; while writing, 2n bytes of lengths and, when partitioned,
+// 16n bytes of partition files; for SortedWriter, n·L bytes of key data
+// instead of runs. The output itself, about n(L+15) bytes at the default
+// load factor, is written beside its destination.
+//
+// Time: sorting runs costs O(n log n) comparisons in memory; every key is
+// written to disk twice by a Builder that spills (in a run, then in the
+// output) and once more, to a temporary file, by SortedWriter; the key
+// data is read back once to hash it (once more per re-key, which is rare)
+// and the partition files once. The merge is a single pass while there
+// are at most 64 runs, that is while n(L+16) ≤ 64·M (over a billion
+// 36-byte keys at the default budget), and one more pass over the key data
+// for each further factor of 64.
 package builder
 
 import (
 	"bytes"
 	"cmp"
-	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"iter"
@@ -43,6 +97,22 @@ type Options struct {
 	// LoadFactor is the fraction of slots used, in [MinLoadFactor,
 	// MaxLoadFactor]; 0 means DefaultLoadFactor.
 	LoadFactor float64
+
+	// MemoryBudget bounds, in bytes, the memory a build uses for keys,
+	// hashes and the hash table: 0 means DefaultMemoryBudget (512 MiB),
+	// and a negative value means no bound (everything in memory). A build
+	// that would exceed it spills to temporary files in TempDir; the
+	// output is the same. The package documentation says how memory,
+	// temporary disk space and time depend on the budget.
+	MemoryBudget int64
+
+	// TempDir is the directory for temporary files. When empty, a build
+	// writing a file uses the file's directory, and otherwise (a Builder
+	// spilling while keys are added, before it knows where it will write;
+	// WriteTo) the system's (os.TempDir). Every build makes its own
+	// subdirectory, named ".stru-tmp-" and digits, and removes it when
+	// done, failed or canceled.
+	TempDir string
 }
 
 // Stats describe the last file a Builder wrote.
@@ -55,6 +125,8 @@ type Stats struct {
 	SecondBucket uint64        // keys stored in their second bucket
 	Rekeys       int           // times the hash key was replaced to place every key
 	HashKey      index.HashKey // the hash key the file was built with
+	Runs         int           // sorted runs of keys spilled to temporary files; 0 if the keys fit in memory
+	Partitions   int           // ranges of blocks placed one at a time from temporary files; 0 if the table fit in memory
 }
 
 // OverheadPerKey returns the file bytes per key beyond the key bytes.
@@ -78,32 +150,35 @@ func (r record) len() uint64 { return r.offLen & 0xffff }
 
 // A Builder collects keys and writes them as a STRU file. It is not safe
 // for concurrent use.
+//
+// A Builder holds the keys in memory until they exceed Options.MemoryBudget;
+// then it sorts them and writes them to a temporary file (a run), and
+// starts again. Writing merges the runs. A Builder that has spilled holds
+// temporary files until Close.
 type Builder struct {
-	loadFactor float64
-	hashKey    index.HashKey
-	arena      []byte   // the bytes of every added key, in order of Add
-	recs       []record // one per Add; sorted and deduplicated by prepare
-	sorted     bool     // recs are sorted and distinct
-	added      uint64   // keys added, duplicates included
-	stats      Stats
+	settings // loadFactor, hashKey, budget, tempDir
+
+	// The arena holds the bytes of the keys held, in order of Add, in
+	// chunks of 1<<chunkShift bytes; no key straddles two. chunks[:nchunks]
+	// are in use, the rest are empty and kept for reuse.
+	chunks     [][]byte
+	nchunks    int
+	chunkShift uint
+
+	recs   []record // one per key held; sorted and deduplicated by sortKeys
+	sorted bool     // recs are sorted and distinct
+	added  uint64   // keys added, duplicates included
+	spill  *spill   // the runs written, once the budget has been exceeded
+	stats  Stats
 }
 
 // New returns an empty Builder.
 func New(opts Options) (*Builder, error) {
-	lf := opts.LoadFactor
-	if lf == 0 {
-		lf = DefaultLoadFactor
+	s, err := opts.resolve()
+	if err != nil {
+		return nil, err
 	}
-	if !(lf >= MinLoadFactor && lf <= MaxLoadFactor) {
-		return nil, fmt.Errorf("stru: load factor %v is outside [%v, %v]", opts.LoadFactor, MinLoadFactor, MaxLoadFactor)
-	}
-	b := &Builder{loadFactor: lf}
-	if opts.HashKey != nil {
-		b.hashKey = *opts.HashKey
-	} else {
-		rand.Read(b.hashKey[:])
-	}
-	return b, nil
+	return &Builder{settings: s, chunkShift: chunkShift(s.budget)}, nil
 }
 
 // FromMap returns a Builder holding the keys of set.
@@ -121,22 +196,107 @@ func FromMap(set map[string]struct{}, opts Options) (*Builder, error) {
 	})
 }
 
-// Add adds a copy of key to the set. It fails only for a key longer than
-// index.MaxKeyLen bytes, with an error wrapping index.ErrKeyTooLong.
+// Add adds a copy of key to the set. It fails for a key longer than
+// index.MaxKeyLen bytes, with an error wrapping index.ErrKeyTooLong, and
+// when the keys held exceed the memory budget and writing them to a
+// temporary file fails.
 func (b *Builder) Add(key []byte) error {
 	if len(key) > index.MaxKeyLen {
 		return fmt.Errorf("%w: %d bytes", index.ErrKeyTooLong, len(key))
 	}
+	if !b.fits(len(key)) {
+		if err := b.spillRun(b.tempDirFor("")); err != nil {
+			return err
+		}
+	}
+	b.hold(key)
+	b.added++
+	return nil
+}
+
+// hold appends key to the arena and its record to recs, growing them.
+func (b *Builder) hold(key []byte) {
+	if b.needChunk(len(key)) {
+		if b.nchunks == len(b.chunks) {
+			b.chunks = append(b.chunks, make([]byte, 0, 1<<b.chunkShift))
+		}
+		b.nchunks++
+	}
+	if len(b.recs) == cap(b.recs) {
+		b.recs = slices.Grow(b.recs, recsGrowth(cap(b.recs)))
+	}
+	c := &b.chunks[b.nchunks-1]
+	off := uint64(b.nchunks-1)<<b.chunkShift | uint64(len(*c))
+	*c = append(*c, key...)
 	var pre [8]byte
 	copy(pre[:], key)
 	b.recs = append(b.recs, record{
 		prefix: binary.BigEndian.Uint64(pre[:]),
-		offLen: uint64(len(b.arena))<<16 | uint64(len(key)),
+		offLen: off<<16 | uint64(len(key)),
 	})
-	b.arena = append(b.arena, key...)
-	b.added++
 	b.sorted = false
-	return nil
+}
+
+// needChunk reports whether a key of n bytes needs a chunk of its own.
+func (b *Builder) needChunk(n int) bool {
+	if b.nchunks == 0 {
+		return true
+	}
+	c := b.chunks[b.nchunks-1]
+	return len(c)+n > cap(c)
+}
+
+// recsGrowth is how many records recs grows by when full.
+func recsGrowth(c int) int { return max(c/4, 4096) }
+
+// heldBytes is the memory of the arena and the records.
+func (b *Builder) heldBytes() int64 {
+	return int64(len(b.chunks))<<b.chunkShift + recordSize*int64(cap(b.recs))
+}
+
+// fits reports whether a key of n bytes can be held within the budget.
+// When no key is held it always can, so that a tiny budget still makes
+// progress.
+func (b *Builder) fits(n int) bool {
+	newChunk := b.needChunk(n) && b.nchunks == len(b.chunks)
+	growRecs := len(b.recs) == cap(b.recs)
+	if len(b.recs) == 0 || !newChunk && !growRecs {
+		return true
+	}
+	need := b.heldBytes()
+	if newChunk {
+		need += 1 << b.chunkShift
+	}
+	if growRecs {
+		need += recordSize * int64(recsGrowth(cap(b.recs)))
+	}
+	return need <= b.budget
+}
+
+// release drops the keys held in memory, keeping the arena's chunks and
+// the records' array for reuse when keep is set, freeing them otherwise.
+func (b *Builder) release(keep bool) {
+	for i := range b.nchunks {
+		b.chunks[i] = b.chunks[i][:0]
+	}
+	b.nchunks = 0
+	b.recs = b.recs[:0]
+	if !keep {
+		b.chunks, b.recs = nil, nil
+	}
+	b.sorted = true
+}
+
+// Close removes the temporary files of a Builder that has spilled keys to
+// disk and frees its memory. The Builder is then empty, as New returns
+// it. Close may be called more than once; a Builder that never exceeded
+// its budget has no temporary files, and Close then only empties it.
+func (b *Builder) Close() error {
+	err := b.spill.remove()
+	b.spill = nil
+	b.release(false)
+	b.added = 0
+	return err
 }
 
 // AddString adds a copy of key to the set, as Add does.
@@ -168,7 +328,9 @@ func (b *Builder) AddStrings(keys iter.Seq[string]) error {
 func (b *Builder) Stats() Stats { return b.stats }
 
 func (b *Builder) key(r record) []byte {
-	return b.arena[r.off() : r.off()+r.len()]
+	c := b.chunks[r.off()>>b.chunkShift]
+	at := r.off() & (1<<b.chunkShift - 1)
+	return c[at : at+r.len()]
 }
 
 // sortKeys sorts the records by key and drops duplicates.

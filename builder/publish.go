@@ -51,11 +51,27 @@ func (b *Builder) WriteFileContext(ctx context.Context, path string) error {
 
 // publish is WriteFileContext with the file system fsys, which is osFS
 // except in tests.
-func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) (err error) {
+func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) error {
+	if b.external() {
+		return b.publishExternal(ctx, fsys, path) // extsort.go
+	}
 	p, err := b.prepare(ctx)
 	if err != nil {
 		return fmt.Errorf("stru: writing %s: %w", path, err)
 	}
+	return publishFile(ctx, fsys, path, func(f tempFile) error {
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if _, err := b.write(ctx, p, bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}, func() { b.setStats(p) })
+}
+
+// publishFile does steps 2–7 of WriteFileContext: fill writes the index
+// into the temporary file (step 3), and renamed is called once the rename
+// has succeeded.
+func publishFile(ctx context.Context, fsys fileSystem, path string, fill func(f tempFile) error, renamed func()) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stru: writing %s: %w", path, err)
 	}
@@ -65,9 +81,9 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) (er
 		return fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
 	}
 	tmp := f.Name()
-	closed, renamed := false, false
+	closed, moved := false, false
 	defer func() {
-		if err != nil && !renamed {
+		if err != nil && !moved {
 			if !closed {
 				f.Close()
 			}
@@ -77,11 +93,7 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) (er
 	if err = f.Chmod(0o644); err != nil {
 		return fmt.Errorf("stru: %w", err)
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, err = b.write(ctx, p, bw); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", tmp, err)
-	}
-	if err = bw.Flush(); err != nil {
+	if err = fill(f); err != nil {
 		return fmt.Errorf("stru: writing %s: %w", tmp, err)
 	}
 	if err = ctx.Err(); err != nil {
@@ -100,8 +112,8 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) (er
 	if err = fsys.Rename(tmp, path); err != nil {
 		return fmt.Errorf("stru: %w", err)
 	}
-	renamed = true
-	b.setStats(p)
+	moved = true
+	renamed()
 	if err = fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("stru: syncing directory %s: %w (the new %s is in place but may not survive a system crash)", dir, err, path)
 	}

@@ -32,6 +32,11 @@ type table struct {
 	perBlock uint64   // buckets in a block: buckets / index.Blocks(buckets)
 	first    uint64   // the range's first bucket, a multiple of perBlock
 	rng      []uint64 // by block of the range: splitmix64 state choosing eviction victims
+
+	// Buffers of a partitioned placement (partition.go), reused from one
+	// partition to the next: the partition's hashes and, by key number,
+	// their ordinals.
+	hashBuf, ords []uint64
 }
 
 // place builds the whole table for keys whose hashes by ordinal are

@@ -133,30 +133,39 @@ func firstDiff(a, b []uint64) int {
 // checks that every range's slots, with key numbers translated to
 // ordinals, are the whole table's slots for those buckets.
 func TestPlaceRangeMatchesWhole(t *testing.T) {
-	const keys = 700000
-	hashes := seededHashes(keys, 99)
-	buckets := index.BucketCount(keys, 0.95) // 92106 buckets: 2 blocks
-	if index.Blocks(buckets) < 2 {
-		t.Fatalf("%d buckets is one block", buckets)
-	}
-	// A third table of more, smaller blocks.
-	buckets3 := index.BucketCount(keys, 0.3) // 291670: 5 blocks of 58334
-	for _, nb := range []uint64{buckets, buckets3} {
+	for _, c := range []struct {
+		keys       int
+		loadFactor float64
+		sizes      []uint64 // blocks placed at a time
+	}{
+		{520000, 0.95, []uint64{1, 2}},       // 68422 buckets: 2 blocks, many evictions
+		{200000, 0.09, []uint64{1, 2, 3, 5}}, // 277778 buckets: 5 blocks
+	} {
+		hashes := seededHashes(c.keys, uint64(c.keys))
+		nb := index.BucketCount(uint64(c.keys), c.loadFactor)
 		const seed = 42
 		whole, err := place(hashes, nb, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
 		blocks := index.Blocks(nb)
+		if blocks < 2 {
+			t.Fatalf("%d buckets is one block", nb)
+		}
 		per := nb / blocks
-		for size := uint64(1); size <= blocks; size++ {
-			t.Run(fmt.Sprintf("%d buckets, %d blocks at a time", nb, size), func(t *testing.T) {
+		blockOf := make([]uint64, len(hashes))
+		for i, h := range hashes {
+			b1, _ := index.Buckets(h, nb)
+			blockOf[i] = b1 / per
+		}
+		for _, size := range c.sizes {
+			t.Run(fmt.Sprintf("%d buckets, %d of %d blocks at a time", nb, size, blocks), func(t *testing.T) {
 				var tab table
 				for first := uint64(0); first < blocks; first += size {
 					n := min(size, blocks-first)
 					var part, ords []uint64
 					for ord, h := range hashes {
-						if b1, _ := index.Buckets(h, nb); b1/per >= first && b1/per < first+n {
+						if blockOf[ord] >= first && blockOf[ord] < first+n {
 							part = append(part, h)
 							ords = append(ords, uint64(ord))
 						}

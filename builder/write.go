@@ -173,6 +173,9 @@ func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error
 // WriteTo writes the index of the keys added so far to w and returns the
 // number of bytes written. The Builder may be written again, or added to.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
+	if b.external() {
+		return b.writeToExternal(w) // extsort.go
+	}
 	ctx := context.Background()
 	p, err := b.prepare(ctx)
 	if err != nil {

@@ -1,0 +1,205 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+)
+
+// A SortedWriter writes a STRU file from keys given in strictly ascending
+// order (format.md §5: bytes.Compare order), such as the keys of a
+// database or a sorted file, without sorting them or holding them in
+// memory: their bytes stream to a temporary file and only buffers, the
+// last key and a 2-byte length per key on disk are kept, so memory does
+// not grow with the number or size of the keys. Its output is the file a
+// Builder writes for the same keys and Options: the same bytes, for a
+// fixed hash key.
+//
+// Use it as
+//
+//	w, err := builder.NewSortedWriter(ctx, path, opts)
+//	if err != nil { ... }
+//	defer w.Abort() // after a successful Close, does nothing
+//	for each key, in order {
+//		if err := w.Add(key); err != nil { ... }
+//	}
+//	if err := w.Close(); err != nil { ... }
+//
+// Close writes the file at path atomically, as Builder.WriteFileContext
+// does; until then path is untouched. Abort, or Close after an error,
+// removes every temporary file and leaves path as it was. A SortedWriter
+// is not safe for concurrent use.
+type SortedWriter struct {
+	ctx   context.Context
+	path  string
+	set   settings
+	dir   *scratch
+	s     *streamer
+	err   error // the first error of Add, returned by Close
+	done  bool  // Close or Abort has been called
+	stats Stats
+}
+
+// NewSortedWriter returns a SortedWriter that will write the file at
+// path, with temporary files in Options.TempDir, or else path's
+// directory. Options.MemoryBudget bounds the memory used to place the keys
+// in the hash table, and so the number of passes over temporary files
+// (see the package documentation). ctx cancels the build: Add and Close
+// then return ctx's error.
+func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWriter, error) {
+	set, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := newScratch(set.tempDirFor(path))
+	if err != nil {
+		return nil, err
+	}
+	s, err := newStreamer(ctx, set, dir, nil, 0)
+	if err != nil {
+		dir.remove()
+		return nil, err
+	}
+	return &SortedWriter{ctx: ctx, path: path, set: set, dir: dir, s: s}, nil
+}
+
+// Add adds key, which must be greater than or equal to the key added
+// before it. A key equal to the one before is dropped, and counted in
+// Stats.Duplicates. A smaller key is an error of type *OrderError, which
+// gives its position. Add also fails for a key longer than
+// index.MaxKeyLen, with an error wrapping index.ErrKeyTooLong, when
+// writing a temporary file fails, and when ctx is canceled.
+//
+// After an error, Add returns the same error and adds nothing more; Close
+// returns it too, and writes nothing.
+func (w *SortedWriter) Add(key []byte) error {
+	if w.err == nil {
+		if w.done {
+			w.err = errors.New("stru: SortedWriter used after Close or Abort")
+		} else {
+			w.err = w.s.add(key)
+		}
+	}
+	return w.err
+}
+
+// AddString adds key as Add does.
+func (w *SortedWriter) AddString(key string) error {
+	return w.Add(unsafeBytes(key))
+}
+
+// Close writes the index of the keys added to path, atomically, and
+// removes the temporary files. If Add has failed, Close writes nothing
+// and returns Add's error. Close and Abort after Close do nothing and
+// return nil.
+func (w *SortedWriter) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	defer w.cleanup()
+	if w.err != nil {
+		return w.err
+	}
+	var res *streamResult
+	w.err = publishFile(w.ctx, osFS{}, w.path, func(f tempFile) error {
+		out, ok := f.(outputFile)
+		if !ok {
+			return errors.New("stru: internal error: the temporary file does not support positional reads and writes")
+		}
+		var err error
+		res, err = w.s.finish(out)
+		return err
+	}, func() {
+		w.stats = streamStats(res, w.s.dups)
+	})
+	return w.err
+}
+
+// Abort discards the keys added and removes the temporary files, leaving
+// path as it was. After Close it does nothing. It returns the error of
+// removing the temporary files, if any.
+func (w *SortedWriter) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return w.cleanup()
+}
+
+func (w *SortedWriter) cleanup() error {
+	w.s.close()
+	return w.dir.remove()
+}
+
+// Stats returns the statistics of the file written by Close: zero until
+// Close succeeds.
+func (w *SortedWriter) Stats() Stats { return w.stats }
+
+// streamStats returns the Stats of the file res describes.
+func streamStats(res *streamResult, duplicates uint64) Stats {
+	h := &res.header
+	return Stats{
+		Keys:         h.Keys,
+		Duplicates:   duplicates,
+		KeyBytes:     h.KeyBytes,
+		FileBytes:    h.FileSize,
+		Buckets:      h.Buckets,
+		SecondBucket: res.secondBucket,
+		Rekeys:       res.rekeys,
+		HashKey:      h.HashKey,
+		Partitions:   res.partitions,
+	}
+}
+
+// WriteSorted writes the index of keys, which must come in ascending
+// order, to path atomically, with a SortedWriter, and returns its Stats.
+// It stops at the first error keys yields, or the first key out of order
+// (an *OrderError), and then returns that error and leaves path as it
+// was. Each key yielded need only be valid until the next is requested.
+func WriteSorted(ctx context.Context, path string, keys iter.Seq2[[]byte, error], opts Options) (Stats, error) {
+	w, err := NewSortedWriter(ctx, path, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer w.Abort()
+	for k, err := range keys {
+		if err != nil {
+			return Stats{}, err
+		}
+		if err := w.Add(k); err != nil {
+			return Stats{}, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return Stats{}, err
+	}
+	return w.Stats(), nil
+}
+
+// An OrderError reports a key given to a SortedWriter (or WriteSorted)
+// that is smaller than the key before it.
+type OrderError struct {
+	Index uint64 // the key's position among the keys given, from 0, duplicates included
+	Key   []byte // the key
+	Prev  []byte // the key before it
+}
+
+func (e *OrderError) Error() string {
+	return fmt.Sprintf("stru: keys out of order: key %d, %s, is less than the key before it, %s",
+		e.Index, quoteKey(e.Key), quoteKey(e.Prev))
+}
+
+// quoteMax is the most bytes of a key quoteKey shows.
+const quoteMax = 64
+
+// quoteKey returns key as a Go string literal for a message, shortened to
+// its first 64 bytes and "..." when longer.
+func quoteKey(key []byte) string {
+	if len(key) > quoteMax {
+		return strconv.Quote(string(key[:quoteMax])) + "..."
+	}
+	return strconv.Quote(string(key))
+}
