@@ -14,7 +14,8 @@
 // not read.
 //
 // Keys come out of Pebble in ascending order, which Build uses to stream
-// the key data to the output file instead of holding and sorting it.
+// the key data to disk (builder.WriteSorted) instead of holding and
+// sorting it.
 // That order is byte order only for a database that uses Pebble's default
 // comparer (pebble.DefaultComparer, the one used when Options.Comparer is
 // nil); Keys returns an error at the first key that is not above the one
@@ -185,39 +186,20 @@ func Keys(r pebble.Reader, opts Options) iter.Seq2[[]byte, error] {
 }
 
 // Build writes the STRU index of the keys of r selected by opts to path,
-// atomically, as builder's WriteFileContext does, and returns the
-// statistics of the file written. bopts are the builder's options.
+// atomically, and returns the statistics of the file written. bopts are
+// the builder's options; their TempDir holds the temporary files, and
+// path's directory when it is empty.
 //
-// It stops with ctx's error, leaving path untouched, once ctx is canceled.
-// Any error reading r fails the build and leaves path untouched.
+// The keys stream to disk in the order Keys reads them, with
+// builder.WriteSorted: memory does not grow with their number or size
+// beyond what the hash table needs, which bopts.MemoryBudget bounds. The
+// file is the one a builder.Builder writes for the same keys and hash key.
+//
+// Build stops with ctx's error once ctx is canceled. Any error, reading r
+// or writing, leaves path as it was and removes the temporary files.
 func Build(ctx context.Context, r pebble.Reader, path string, opts Options, bopts builder.Options) (builder.Stats, error) {
-	b, err := builder.New(bopts)
-	if err != nil {
-		return builder.Stats{}, err
-	}
-	n := 0
-	for key, err := range Keys(r, opts) {
-		if err != nil {
-			return builder.Stats{}, err
-		}
-		if n++; n%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return builder.Stats{}, fmt.Errorf("pebblesrc: reading keys: %w", err)
-			}
-		}
-		if err := b.Add(key); err != nil {
-			return builder.Stats{}, fmt.Errorf("pebblesrc: key of %d bytes starting %q: %w", len(key), key[:min(len(key), 32)], err)
-		}
-	}
-	if err := b.WriteFileContext(ctx, path); err != nil {
-		return builder.Stats{}, err
-	}
-	return b.Stats(), nil
+	return builder.WriteSorted(ctx, path, Keys(r, opts), bopts)
 }
-
-// checkEvery is how many keys Build reads between two checks of its
-// context.
-const checkEvery = 4096
 
 // oneLine is an error of Pebble's with the first line of its message
 // only: Pebble's errors can carry more lines of detail.

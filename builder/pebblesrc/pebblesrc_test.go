@@ -318,6 +318,33 @@ func firstDifference(got, want []string) string {
 	return "none"
 }
 
+// checkSameAsBuilder checks that the file at path is the one an
+// in-memory builder.Builder writes for keys with the same hash key.
+func checkSameAsBuilder(t *testing.T, path string, keys map[string]bool) {
+	t.Helper()
+	b, err := builder.New(builder.Options{HashKey: &testHashKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for k := range keys {
+		if err := b.AddString(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want bytes.Buffer
+	if _, err := b.WriteTo(&want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("%s: %d bytes, not the %d bytes a Builder writes for the same keys", path, len(got), want.Len())
+	}
+}
+
 // optionCases select keys every way Options allow.
 var optionCases = []struct {
 	name string
@@ -366,7 +393,8 @@ func TestBuildConsistency(t *testing.T) {
 						t.Fatalf("only %d keys expected: the database is not as the test meant", len(want))
 					}
 				}
-				stats, err := Build(context.Background(), rd.r, path, tc.opts, builder.Options{HashKey: &testHashKey})
+				tmp := t.TempDir()
+				stats, err := Build(context.Background(), rd.r, path, tc.opts, builder.Options{HashKey: &testHashKey, TempDir: tmp})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -374,6 +402,10 @@ func TestBuildConsistency(t *testing.T) {
 					t.Errorf("stats: %d keys, %d duplicates; want %d, 0", stats.Keys, stats.Duplicates, len(want))
 				}
 				checkIndex(t, path, want, s.universe, tc.opts)
+				checkSameAsBuilder(t, path, want)
+				if entries, err := os.ReadDir(tmp); err != nil || len(entries) != 0 {
+					t.Errorf("temporary directory holds %v (%v) after the build", entries, err)
+				}
 			})
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strings"
 	"time"
@@ -145,32 +146,28 @@ func buildPebble(ctx context.Context, cfg *config, stderr io.Writer, startWritin
 	return nil
 }
 
-// writeSortedKeys writes the index of keys, in ascending order, to out.
-func writeSortedKeys(ctx context.Context, keys func(yield func([]byte, error) bool), out string, opts builder.Options, progress *progress) (builder.Stats, error) {
-	b, err := builder.New(opts)
+// writeSortedKeys writes the index of keys, in ascending order, to out
+// with a builder.SortedWriter: the keys stream to disk as they are read.
+func writeSortedKeys(ctx context.Context, keys iter.Seq2[[]byte, error], out string, opts builder.Options, progress *progress) (builder.Stats, error) {
+	w, err := builder.NewSortedWriter(ctx, out, opts)
 	if err != nil {
 		return builder.Stats{}, err
 	}
-	n := 0
+	defer w.Abort()
 	for key, err := range keys {
 		if err != nil {
 			return builder.Stats{}, err
 		}
-		if n++; n%readCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return builder.Stats{}, err
-			}
-		}
-		if err := b.Add(key); err != nil {
+		if err := w.Add(key); err != nil {
 			return builder.Stats{}, err
 		}
 		progress.add()
 	}
 	progress.building(out)
-	if err := b.WriteFileContext(ctx, out); err != nil {
+	if err := w.Close(); err != nil {
 		return builder.Stats{}, err
 	}
-	return b.Stats(), nil
+	return w.Stats(), nil
 }
 
 // pebbleLogger is the Logger idxbuild gives Pebble: it drops Pebble's
