@@ -61,10 +61,15 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 		if res == full && b2[i] != b1[i] {
 			ord, res = v.scanTag(b2[i], tag)
 		}
-		if res == found && ord < v.nkeys {
+		switch {
+		case res == found && ord < v.nkeys:
 			cand[i] = ord + 1
 			start[i], n[i] = v.entry(ord)
 			candidates++
+		case res == found:
+			// An ordinal past the end (a damaged file): Find goes on to
+			// later slots with the same tag, and so must the answer.
+			_, present[i] = v.FindHashed(keys[i], hash[i])
 		}
 	}
 	if candidates == 0 {
