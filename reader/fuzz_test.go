@@ -187,6 +187,20 @@ func checkAnyReader(t *testing.T, r *reader.Reader, data []byte) {
 			found[i] = ord
 		}
 	}
+	// The batch lookups answer exactly as Contains does.
+	batch := make([]bool, len(probes))
+	r.ContainsBatch(probes, batch)
+	strs := make([]string, len(probes))
+	for i, p := range probes {
+		strs[i] = string(p)
+	}
+	batchStrings := make([]bool, len(probes))
+	r.ContainsStrings(strs, batchStrings)
+	for i, p := range probes {
+		if want := found[i] >= 0; batch[i] != want || batchStrings[i] != want {
+			t.Fatalf("%q: ContainsBatch %v, ContainsStrings %v, Contains %v", p, batch[i], batchStrings[i], want)
+		}
+	}
 
 	// All yields Len keys, those Key returns, and stops when asked.
 	i := 0
@@ -419,6 +433,32 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 		}
 		for _, change := range sectionChanges {
 			seeds = append(seeds, damaged(func(b []byte) { change(b); fuzzReseal(b) }))
+		}
+		// Decoys: a slot with a key's tag ahead of the key's own slot in
+		// its first bucket, holding an ordinal past the end or another
+		// key's, checksums recomputed. A lookup must look past it.
+		gr, err := reader.FromBytes(good)
+		if err != nil {
+			f.Fatal(err)
+		}
+		h := gr.Header()
+		k0, k1 := h.HashKey.Halves()
+		for ord := range h.Keys {
+			key := gr.Key(int(ord))
+			hash := index.Hash(k0, k1, key)
+			b1, _ := index.Buckets(hash, h.Buckets)
+			at := l[index.SectionBuckets].Off + b1*index.BucketSize
+			if le.Uint64(good[at+index.BucketSize-index.SlotSize:]) != 0 {
+				continue // b1 is full: the key may be in its second bucket
+			}
+			for _, decoy := range []uint64{h.Keys, index.MaxKeys, (ord + 1) % h.Keys} {
+				seeds = append(seeds, damaged(func(b []byte) {
+					copy(b[at+index.SlotSize:at+index.BucketSize], b[at:at+index.BucketSize-index.SlotSize])
+					le.PutUint64(b[at:], index.MakeSlot(index.Tag(hash), decoy))
+					fuzzReseal(b)
+				}))
+			}
+			break
 		}
 	}
 	return seeds
