@@ -34,9 +34,9 @@ type dataset struct {
 	Keys     []string // distinct, ascending byte order
 	KeyBytes int64    // sum of len(key) over Keys
 
-	// Query sets. Each holds its own copy of the bytes, so that no query
-	// shares memory with a key held by a system under test (Go's string
-	// comparison returns early on equal pointers).
+	// Query sets. Each holds its own copy of the bytes, laid out in query
+	// order, so that no query shares memory with a key held by a system
+	// under test (Go's string comparison returns early on equal pointers).
 	Hits       []string // keys, in random order
 	HitsSorted []string // the same keys as Hits, ascending
 	Misses     []string // strings that are not keys, in random order
@@ -283,12 +283,32 @@ func generate(kind string, size int, seed uint64) (*dataset, error) {
 	d.Mixed = append(d.Mixed, d.Misses[:nq-nq/2]...)
 	qrng.Shuffle(len(d.Mixed), func(i, j int) { d.Mixed[i], d.Mixed[j] = d.Mixed[j], d.Mixed[i] })
 
+	// Lay each query set's bytes out in query order, in an arena of its
+	// own: a service reads its queries from a request stream, so reading a
+	// query's bytes should not cost a cache miss of its own, and the hit
+	// and miss sets should not differ in that cost.
+	d.Hits = relayout(d.Hits)
+	d.HitsSorted = relayout(d.HitsSorted)
+	d.Misses = relayout(d.Misses)
+	d.Mixed = relayout(d.Mixed)
+
 	slices.Sort(d.Keys)
 	d.keyHash = make([]uint64, len(d.Keys))
 	for i, k := range d.Keys {
 		d.keyHash[i] = xxhash.Sum64String(k)
 	}
 	return d, nil
+}
+
+// relayout returns copies of qs whose bytes lie one after another in qs's
+// order.
+func relayout(qs []string) []string {
+	var a arena
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = a.add(bytesOf(q))
+	}
+	return out
 }
 
 // writeKeyFile writes the keys, one per line in ascending order, to path:
