@@ -15,11 +15,10 @@
 //
 // Keys come out of Pebble in ascending order, which Build uses to stream
 // the key data to disk (builder.WriteSorted) instead of holding and
-// sorting it.
-// That order is byte order only for a database that uses Pebble's default
-// comparer (pebble.DefaultComparer, the one used when Options.Comparer is
-// nil); Keys returns an error at the first key that is not above the one
-// before it.
+// sorting it. That order is byte order only for a database that uses
+// Pebble's default comparer (pebble.DefaultComparer, the one used when
+// Options.Comparer is nil); Keys returns an error at the first key that is
+// not above the one before it.
 //
 // # Indexing a database that a running process has open
 //
@@ -33,9 +32,16 @@
 //	defer snap.Close()
 //	stats, err := pebblesrc.Build(ctx, snap, "keys.stru", pebblesrc.Options{}, builder.Options{})
 //
-// or take a checkpoint with db.Checkpoint(dir), a consistent copy of the
-// database made of hard links where possible, and build from it in any
-// process, for example with "idxbuild --pebble DIR".
+// (building from db itself is consistent too: a Pebble iterator sees the
+// database as of its creation; the snapshot names the moment). Or take a
+// checkpoint, a consistent copy of the database made of hard links where
+// possible,
+//
+//	err := db.Checkpoint(dir, pebble.WithFlushedWAL())
+//
+// and build from it in any process, with OpenReadOnly or "idxbuild
+// --pebble DIR". WithFlushedWAL makes the checkpoint hold the writes made
+// with pebble.NoSync too; without it, the last of those may be missing.
 package pebblesrc
 
 import (
