@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A result is everything measured for one system on one dataset. Times are
@@ -35,12 +37,19 @@ type result struct {
 	OpenMedian  float64   `json:"open_median_seconds"`
 	// HeapBytes is HeapAlloc after a GC with the system open, minus
 	// HeapAlloc after a GC before opening it.
-	HeapBytes   int64                `json:"heap_bytes"`
-	HeapPerKey  float64              `json:"heap_per_key"`
-	SysBytes    int64                `json:"sys_bytes"` // the same difference of MemStats.Sys
-	LookupOps   int                  `json:"lookup_ops_per_rep"`
-	NsPerLookup map[string]float64   `json:"ns_per_lookup"`         // median per mix
+	HeapBytes  int64   `json:"heap_bytes"`
+	HeapPerKey float64 `json:"heap_per_key"`
+	SysBytes   int64   `json:"sys_bytes"` // the same difference of MemStats.Sys
+	LookupOps  int     `json:"lookup_ops_per_rep"`
+	// NsPerLookup is, per mix, the median over the repetitions of the
+	// CPU time of the measuring thread (CLOCK_THREAD_CPUTIME_ID, user and
+	// system) per lookup: on a machine shared with other work, wall time
+	// also counts the time the thread waited for a CPU.
+	NsPerLookup map[string]float64   `json:"ns_per_lookup"`
 	NsSamples   map[string][]float64 `json:"ns_per_lookup_samples"` // every repetition
+	// WallNsPerLookup and WallNsSamples are the same by wall-clock time.
+	WallNsPerLookup map[string]float64   `json:"wall_ns_per_lookup"`
+	WallNsSamples   map[string][]float64 `json:"wall_ns_per_lookup_samples"`
 	// AllocsPerLookup is the MemStats.Mallocs delta over a run of
 	// lookups of the mixed queries, divided by their number.
 	AllocsPerLookup float64 `json:"allocs_per_lookup"`
@@ -76,6 +85,7 @@ func measure(sys *system, d *dataset, root string, opts measureOptions) (res *re
 		System: sys.Name, Exact: sys.Exact, Note: sys.Note,
 		Dataset: d.Kind, Keys: len(d.Keys), KeyBytes: d.KeyBytes,
 		NsPerLookup: map[string]float64{}, NsSamples: map[string][]float64{},
+		WallNsPerLookup: map[string]float64{}, WallNsSamples: map[string][]float64{},
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -155,19 +165,23 @@ func measure(sys *system, d *dataset, root string, opts measureOptions) (res *re
 		window(w, d.queries(mix), 0, ops)
 	}
 	faults0 := pageFaults()
+	runtime.LockOSThread() // so that the thread's CPU clock is the loop's
 	for rep := range opts.Reps {
 		for mi, mix := range mixes {
 			qs := d.queries(mix)
 			start := (rep*ops + mi*len(qs)/len(mixes)) % max(1, len(qs))
-			t0 := time.Now()
+			cpu0, t0 := threadCPU(), time.Now()
 			window(w, qs, start, ops)
-			ns := float64(time.Since(t0).Nanoseconds()) / float64(ops)
-			res.NsSamples[mix] = append(res.NsSamples[mix], ns)
+			wall, cpu := time.Since(t0), threadCPU()-cpu0
+			res.NsSamples[mix] = append(res.NsSamples[mix], float64(cpu.Nanoseconds())/float64(ops))
+			res.WallNsSamples[mix] = append(res.WallNsSamples[mix], float64(wall.Nanoseconds())/float64(ops))
 		}
 	}
+	runtime.UnlockOSThread()
 	res.FaultsPerLookup = float64(pageFaults()-faults0) / float64(opts.Reps*len(mixes)*ops)
 	for mix, s := range res.NsSamples {
 		res.NsPerLookup[mix] = median(s)
+		res.WallNsPerLookup[mix] = median(res.WallNsSamples[mix])
 	}
 
 	res.AllocsPerLookup = allocsPerLookup(w, d.Mixed[:min(len(d.Mixed), 1<<16)])
@@ -212,6 +226,15 @@ func openTimed(sys *system, dir string, reps int, res *result) (openSet, error) 
 		res.OpenMedian = median(res.OpenSeconds)
 		return set, nil
 	}
+}
+
+// threadCPU returns the CPU time the calling thread has used.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		panic(err)
+	}
+	return time.Duration(ts.Nano())
 }
 
 // pageFaults returns the process's page faults so far, minor and major.
