@@ -67,21 +67,24 @@ func FuzzFromBytes(f *testing.F) {
 }
 
 // FuzzBuildRoundTrip builds an index of the keys in data, split at sep,
-// with a fixed hash key and the load factor chosen by lf, and checks that
-// the file verifies, holds exactly the distinct keys, and is the same
-// bytes when built again from the keys shuffled and repeated.
+// with a fixed hash key and the load factor chosen by the low bits of lf,
+// and checks that the file verifies, holds exactly the distinct keys, and
+// is the same bytes when built again from the keys shuffled and repeated —
+// in memory, or, when lf's top bit is set, through temporary files (a
+// memory budget too small for any set).
 func FuzzBuildRoundTrip(f *testing.F) {
 	f.Add([]byte("\x00a\x00apple\x00banana"), byte(0), uint8(0))
 	f.Add([]byte("a\nb\nc\na\n\n\xff\n\xc3\x28"), byte('\n'), uint8(1))
 	f.Add(bytes.Repeat([]byte("ab,"), 40), byte(','), uint8(2))
 	f.Add([]byte("x"), byte('x'), uint8(3))
+	f.Add([]byte("a b c d e f g h i j k l m n o p q r s t u v w x y z aa ab"), byte(' '), uint8(0x80))
 	f.Add([]byte{}, byte(0), uint8(0))
 	f.Add(append(bytes.Repeat([]byte{'k'}, 300), "|k|kk|"...), byte('|'), uint8(4))
 	words, err := os.ReadFile("../testdata/words.txt")
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(words[:min(len(words), 4000)], byte('\n'), uint8(2))
+	f.Add(words[:min(len(words), 1000)], byte('\n'), uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, sep byte, lf uint8) {
 		keys := bytes.Split(data, []byte{sep})
 		for _, k := range keys {
@@ -90,7 +93,9 @@ func FuzzBuildRoundTrip(f *testing.F) {
 			}
 		}
 		loadFactors := []float64{0, builder.MinLoadFactor, 0.5, 0.9, builder.MaxLoadFactor}
-		opts := builder.Options{HashKey: &fixedKey, LoadFactor: loadFactors[int(lf)%len(loadFactors)]}
+		// A budget of 1 MiB keeps every set in memory, in 64 KiB chunks
+		// rather than the default 4 MiB, which would dominate the time.
+		opts := builder.Options{HashKey: &fixedKey, LoadFactor: loadFactors[int(lf&0x7f)%len(loadFactors)], MemoryBudget: 1 << 20}
 		file := buildIndex(t, keys, opts)
 
 		sorted := slices.Clone(keys)
@@ -117,6 +122,9 @@ func FuzzBuildRoundTrip(f *testing.F) {
 		rng := rand.New(rand.NewPCG(seed.Sum64(), uint64(sep)))
 		shuffled := append(slices.Clone(keys), keys...)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		if lf&0x80 != 0 {
+			opts.MemoryBudget = 1 // spill every key to temporary files
+		}
 		if again := buildIndex(t, shuffled, opts); !bytes.Equal(again, file) {
 			t.Fatalf("the keys shuffled and repeated give another file (%d bytes, first %d)", len(again), len(file))
 		}
