@@ -204,7 +204,7 @@ func Keys(r pebble.Reader, opts Options) iter.Seq2[[]byte, error] {
 // Build stops with ctx's error once ctx is canceled. Any error, reading r
 // or writing, leaves path as it was and removes the temporary files.
 func Build(ctx context.Context, r pebble.Reader, path string, opts Options, bopts builder.Options) (builder.Stats, error) {
-	return builder.WriteSorted(ctx, path, readAhead(Keys(r, opts)), bopts)
+	return builder.WriteSorted(ctx, path, ReadAhead(Keys(r, opts)), bopts)
 }
 
 // oneLine is an error of Pebble's with the first line of its message

@@ -21,13 +21,16 @@ type keyBatch struct {
 	err  error
 }
 
-// readAhead returns the sequence keys, read by a goroutine of its own
-// ahead of the caller in batches, so that reading the database and
-// writing the index run at the same time on two cores. Each key yielded
-// is valid until the next one is requested. When the caller stops early,
-// the sequence stops keys and waits for it to return before it returns
-// itself, so that the iterator under keys is closed by then.
-func readAhead(keys iter.Seq2[[]byte, error]) iter.Seq2[[]byte, error] {
+// ReadAhead returns the sequence keys, read by a goroutine of its own
+// ahead of the caller in batches of copies, so that reading the database
+// and writing the index run at the same time on two cores. Build uses it;
+// use it to feed Keys, or a sequence made from it, to
+// builder.WriteSorted or a builder.SortedWriter. Each key yielded is valid
+// until the next one is requested. It holds about 1 MiB of keys read
+// ahead. When the caller stops early, ReadAhead stops keys and waits for
+// it to return before it returns itself, so that the iterator under keys
+// is closed by then.
+func ReadAhead(keys iter.Seq2[[]byte, error]) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		full := make(chan *keyBatch, batches)
 		free := make(chan *keyBatch, batches)

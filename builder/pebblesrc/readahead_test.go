@@ -25,7 +25,7 @@ func numbered(n int, err error, closed *bool) iter.Seq2[[]byte, error] {
 	}
 }
 
-// TestReadAhead reads sequences of several batches through readAhead:
+// TestReadAhead reads sequences of several batches through ReadAhead:
 // the same keys in the same order, then the error; and an early stop
 // waits for the sequence underneath to return.
 func TestReadAhead(t *testing.T) {
@@ -53,7 +53,7 @@ func TestReadAhead(t *testing.T) {
 				}
 				want = append(want, k)
 			}
-			for k, err := range readAhead(numbered(tc.n, tc.err, &closedAhead)) {
+			for k, err := range ReadAhead(numbered(tc.n, tc.err, &closedAhead)) {
 				if err != nil {
 					gotErr = err
 					break
@@ -75,7 +75,7 @@ func TestReadAhead(t *testing.T) {
 		t.Run(fmt.Sprintf("stop after %d", stop), func(t *testing.T) {
 			closed := false
 			i := 0
-			for k, err := range readAhead(numbered(n, nil, &closed)) {
+			for k, err := range ReadAhead(numbered(n, nil, &closed)) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,7 +87,7 @@ func TestReadAhead(t *testing.T) {
 				}
 			}
 			if !closed {
-				t.Error("readAhead returned before the sequence underneath")
+				t.Error("ReadAhead returned before the sequence underneath")
 			}
 		})
 	}

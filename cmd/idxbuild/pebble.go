@@ -130,7 +130,7 @@ func buildPebble(ctx context.Context, cfg *config, stderr io.Writer, startWritin
 	}
 	defer db.Close()
 	progress := newProgress(stderr, cfg.quiet)
-	stats, err := writeSortedKeys(ctx, pebblesrc.Keys(db, cfg.pebble.options()), cfg.out, cfg.opts, progress)
+	stats, err := writeSortedKeys(ctx, pebblesrc.ReadAhead(pebblesrc.Keys(db, cfg.pebble.options())), cfg.out, cfg.opts, progress)
 	progress.finish()
 	if err != nil {
 		msg := err.Error()
