@@ -126,18 +126,18 @@ func buildPebble(ctx context.Context, cfg *config, stderr io.Writer, startWritin
 	case errors.Is(err, pebblesrc.ErrNotDatabase):
 		return fmt.Errorf("%s is not a Pebble database: it has no current MANIFEST", dir)
 	case err != nil:
-		return errors.New(strings.TrimPrefix(err.Error(), "pebblesrc: "))
+		return reworded{strings.TrimPrefix(err.Error(), "pebblesrc: "), err}
 	}
 	defer db.Close()
 	progress := newProgress(stderr, cfg.quiet)
 	stats, err := writeSortedKeys(ctx, pebblesrc.ReadAhead(pebblesrc.Keys(db, cfg.pebble.options())), cfg.out, cfg.opts, progress)
 	progress.finish()
 	if err != nil {
-		msg := err.Error()
+		msg := strings.TrimPrefix(err.Error(), "stru: ")
 		if m, ok := strings.CutPrefix(msg, "pebblesrc: "); ok {
 			msg = dir + ": " + m
 		}
-		return errors.New(strings.TrimPrefix(msg, "stru: "))
+		return reworded{msg, err}
 	}
 	if !cfg.quiet {
 		fmt.Fprintf(stderr, "idxbuild: wrote %s: %d keys (%d duplicates dropped), %d bytes, %.1f bytes/key overhead, %.2f s\n",
@@ -145,6 +145,15 @@ func buildPebble(ctx context.Context, cfg *config, stderr io.Writer, startWritin
 	}
 	return nil
 }
+
+// reworded is err with the message msg, for the one line idxbuild prints.
+type reworded struct {
+	msg string
+	err error
+}
+
+func (e reworded) Error() string { return e.msg }
+func (e reworded) Unwrap() error { return e.err }
 
 // writeSortedKeys writes the index of keys, in ascending order, to out
 // with a builder.SortedWriter: the keys stream to disk as they are read.

@@ -4,7 +4,9 @@ package main
 // Pebble databases, and the idxbuild binary, another process, reads them.
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -344,5 +346,31 @@ func TestPebbleDamaged(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("%s: %v, want it not to exist", out, err)
+	}
+}
+
+// TestPebbleCanceled runs a build whose context is canceled, as SIGINT
+// does: the error wraps context.Canceled, which run turns into exit status
+// 130 or 143, and OUT is left as it was, with no temporary file beside it.
+func TestPebbleCanceled(t *testing.T) {
+	dir := t.TempDir()
+	dbDir, outDir := filepath.Join(dir, "db"), filepath.Join(dir, "out")
+	makePebble(t, dbDir, testKeys(20000))
+	if err := os.Mkdir(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := writeFile(t, outDir, "out.stru", "the old OUT")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cfg := &config{out: out, quiet: true, pebble: pebbleConfig{dir: dbDir}}
+	err := buildPebble(ctx, cfg, io.Discard, func() bool { return true })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("buildPebble with a canceled context: %v, want an error wrapping context.Canceled", err)
+	}
+	if data, err := os.ReadFile(out); err != nil || string(data) != "the old OUT" {
+		t.Errorf("OUT is %q (%v), want the old OUT", data, err)
+	}
+	if entries, err := os.ReadDir(outDir); err != nil || len(entries) != 1 {
+		t.Errorf("OUT's directory holds %v (%v), want OUT alone", entries, err)
 	}
 }
