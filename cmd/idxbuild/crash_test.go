@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Crash tests: the real idxbuild binary replaces an existing index and is
