@@ -97,6 +97,9 @@ func struSystem() *system {
 			if err != nil {
 				return err
 			}
+			// Close removes the runs a build over the default memory
+			// budget (512 MiB) spills to temporary files.
+			defer b.Close()
 			for _, k := range d.Keys {
 				if err := b.AddString(k); err != nil {
 					return err
