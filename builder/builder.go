@@ -70,12 +70,8 @@
 package builder
 
 import (
-	"bytes"
-	"cmp"
-	"encoding/binary"
 	"fmt"
 	"iter"
-	"slices"
 
 	"github.com/stru-index/stru/index"
 )
@@ -137,39 +133,22 @@ func (s Stats) OverheadPerKey() float64 {
 	return float64(s.FileBytes-s.KeyBytes) / float64(s.Keys)
 }
 
-// A record locates one added key in the arena. prefix holds its first 8
-// bytes big-endian, zero-padded, so most comparisons while sorting never
-// touch the arena.
-type record struct {
-	prefix uint64
-	offLen uint64 // offset in the arena << 16 | length
-}
-
-func (r record) off() uint64 { return r.offLen >> 16 }
-func (r record) len() uint64 { return r.offLen & 0xffff }
-
 // A Builder collects keys and writes them as a STRU file. It is not safe
 // for concurrent use.
 //
-// A Builder holds the keys in memory until they exceed Options.MemoryBudget;
-// then it sorts them and writes them to a temporary file (a run), and
-// starts again. Writing merges the runs. A Builder that has spilled holds
-// temporary files until Close.
+// A Builder holds the keys in memory until they fill half of
+// Options.MemoryBudget; then, in the background, it sorts them and writes
+// them to a temporary file (a run), while it collects the next keys in
+// the other half. Writing merges the runs. A Builder that has spilled
+// holds temporary files until Close.
 type Builder struct {
-	settings // loadFactor, hashKey, budget, tempDir
-
-	// The arena holds the bytes of the keys held, in order of Add, in
-	// chunks of 1<<chunkShift bytes; no key straddles two. chunks[:nchunks]
-	// are in use, the rest are empty and kept for reuse.
-	chunks     [][]byte
-	nchunks    int
-	chunkShift uint
-
-	recs   []record // one per key held; sorted and deduplicated by sortKeys
-	sorted bool     // recs are sorted and distinct
-	added  uint64   // keys added, duplicates included
-	spill  *spill   // the runs written, once the budget has been exceeded
-	stats  Stats
+	settings                  // loadFactor, hashKey, budget, tempDir
+	keyBuf                    // the keys being collected
+	spare    keyBuf           // the keys a background spill writes, or their memory, kept for reuse
+	spilling chan spillResult // while a background spill runs: where its run comes
+	added    uint64           // keys added, duplicates included
+	spill    *spill           // the runs written, once the budget has been exceeded
+	stats    Stats
 }
 
 // New returns an empty Builder.
@@ -178,7 +157,8 @@ func New(opts Options) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{settings: s, chunkShift: chunkShift(s.budget)}, nil
+	shift := chunkShift(s.budget / 2)
+	return &Builder{settings: s, keyBuf: keyBuf{chunkShift: shift}, spare: keyBuf{chunkShift: shift}}, nil
 }
 
 // FromMap returns a Builder holding the keys of set.
@@ -204,8 +184,8 @@ func (b *Builder) Add(key []byte) error {
 	if len(key) > index.MaxKeyLen {
 		return fmt.Errorf("%w: %d bytes", index.ErrKeyTooLong, len(key))
 	}
-	if !b.fits(len(key)) {
-		if err := b.spillRun(b.tempDirFor("")); err != nil {
+	if !b.fits(len(key), b.budget/2) {
+		if err := b.spillBackground(b.tempDirFor("")); err != nil {
 			return err
 		}
 	}
@@ -214,88 +194,20 @@ func (b *Builder) Add(key []byte) error {
 	return nil
 }
 
-// hold appends key to the arena and its record to recs, growing them.
-func (b *Builder) hold(key []byte) {
-	if b.needChunk(len(key)) {
-		if b.nchunks == len(b.chunks) {
-			b.chunks = append(b.chunks, make([]byte, 0, 1<<b.chunkShift))
-		}
-		b.nchunks++
-	}
-	if len(b.recs) == cap(b.recs) {
-		b.recs = slices.Grow(b.recs, recsGrowth(cap(b.recs)))
-	}
-	c := &b.chunks[b.nchunks-1]
-	off := uint64(b.nchunks-1)<<b.chunkShift | uint64(len(*c))
-	*c = append(*c, key...)
-	var pre [8]byte
-	copy(pre[:], key)
-	b.recs = append(b.recs, record{
-		prefix: binary.BigEndian.Uint64(pre[:]),
-		offLen: off<<16 | uint64(len(key)),
-	})
-	b.sorted = false
-}
-
-// needChunk reports whether a key of n bytes needs a chunk of its own.
-func (b *Builder) needChunk(n int) bool {
-	if b.nchunks == 0 {
-		return true
-	}
-	c := b.chunks[b.nchunks-1]
-	return len(c)+n > cap(c)
-}
-
-// recsGrowth is how many records recs grows by when full.
-func recsGrowth(c int) int { return max(c/4, 4096) }
-
-// heldBytes is the memory of the arena and the records.
-func (b *Builder) heldBytes() int64 {
-	return int64(len(b.chunks))<<b.chunkShift + recordSize*int64(cap(b.recs))
-}
-
-// fits reports whether a key of n bytes can be held within the budget.
-// When no key is held it always can, so that a tiny budget still makes
-// progress.
-func (b *Builder) fits(n int) bool {
-	newChunk := b.needChunk(n) && b.nchunks == len(b.chunks)
-	growRecs := len(b.recs) == cap(b.recs)
-	if len(b.recs) == 0 || !newChunk && !growRecs {
-		return true
-	}
-	need := b.heldBytes()
-	if newChunk {
-		need += 1 << b.chunkShift
-	}
-	if growRecs {
-		need += recordSize * int64(recsGrowth(cap(b.recs)))
-	}
-	return need <= b.budget
-}
-
-// release drops the keys held in memory, keeping the arena's chunks and
-// the records' array for reuse when keep is set, freeing them otherwise.
-func (b *Builder) release(keep bool) {
-	for i := range b.nchunks {
-		b.chunks[i] = b.chunks[i][:0]
-	}
-	b.nchunks = 0
-	b.recs = b.recs[:0]
-	if !keep {
-		b.chunks, b.recs = nil, nil
-	}
-	b.sorted = true
-}
-
 // Close removes the temporary files of a Builder that has spilled keys to
 // disk and frees its memory. The Builder is then empty, as New returns
 // it. Close may be called more than once; a Builder that never exceeded
 // its budget has no temporary files, and Close then only empties it.
 func (b *Builder) Close() error {
+	werr := b.waitSpill()
 	err := b.spill.remove()
 	b.spill = nil
 	b.release(false)
+	b.spare.release(false)
 	b.added = 0
+	if err == nil {
+		err = werr
+	}
 	return err
 }
 
@@ -326,26 +238,3 @@ func (b *Builder) AddStrings(keys iter.Seq[string]) error {
 
 // Stats returns the statistics of the last file written.
 func (b *Builder) Stats() Stats { return b.stats }
-
-func (b *Builder) key(r record) []byte {
-	c := b.chunks[r.off()>>b.chunkShift]
-	at := r.off() & (1<<b.chunkShift - 1)
-	return c[at : at+r.len()]
-}
-
-// sortKeys sorts the records by key and drops duplicates.
-func (b *Builder) sortKeys() {
-	if b.sorted {
-		return
-	}
-	slices.SortFunc(b.recs, func(x, y record) int {
-		if c := cmp.Compare(x.prefix, y.prefix); c != 0 {
-			return c
-		}
-		return bytes.Compare(b.key(x), b.key(y))
-	})
-	b.recs = slices.CompactFunc(b.recs, func(x, y record) bool {
-		return x.prefix == y.prefix && bytes.Equal(b.key(x), b.key(y))
-	})
-	b.sorted = true
-}

@@ -44,42 +44,111 @@ func (s *spill) remove() error {
 	return s.dir.remove()
 }
 
-// spillRun sorts the keys held in memory and writes them, without
-// duplicates, as a new run, then empties the memory for reuse. The first
-// run creates the runs' scratch directory in dir.
-func (b *Builder) spillRun(dir string) error {
-	if len(b.recs) == 0 {
-		return nil
-	}
+// A spillResult is what a background spill delivers: the run written, or
+// the error that stopped it.
+type spillResult struct {
+	r   run
+	err error
+}
+
+// spillDir returns the runs' scratch directory, creating it in dir.
+func (b *Builder) spillDir(dir string) (*spill, error) {
 	if b.spill == nil {
-		dir, err := newScratch(dir)
+		d, err := newScratch(dir)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		b.spill = &spill{dir: dir}
+		b.spill = &spill{dir: d}
 		// A Builder dropped without Close leaves no files behind once
 		// it is garbage collected.
-		runtime.AddCleanup(b, func(d *scratch) { d.remove() }, dir)
+		runtime.AddCleanup(b, func(d *scratch) { d.remove() }, d)
 	}
-	b.sortKeys()
-	w, err := b.spill.newRun()
+	return b.spill, nil
+}
+
+// spillBackground starts writing the keys held as a run in a goroutine,
+// after waiting for the one before, and gives the Builder the memory that
+// one used to collect the next keys in. The first run creates the runs'
+// scratch directory in dir.
+func (b *Builder) spillBackground(dir string) error {
+	if err := b.waitSpill(); err != nil {
+		return err
+	}
+	sp, err := b.spillDir(dir)
 	if err != nil {
 		return err
 	}
-	for _, r := range b.recs {
-		if err := w.add(b.key(r)); err != nil {
-			w.abort()
+	b.keyBuf, b.spare = b.spare, b.keyBuf
+	full := &b.spare
+	done := make(chan spillResult, 1)
+	b.spilling = done
+	go func() {
+		r, err := sp.writeRun(full)
+		done <- spillResult{r, err}
+	}()
+	return nil
+}
+
+// waitSpill waits for the background spill, if one runs, and records its
+// run.
+func (b *Builder) waitSpill() error {
+	if b.spilling == nil {
+		return nil
+	}
+	res := <-b.spilling
+	b.spilling = nil
+	if res.err != nil {
+		return res.err
+	}
+	b.spill.runs = append(b.spill.runs, res.r)
+	b.spill.spilled++
+	return nil
+}
+
+// spillRun writes the keys held as a run, after the background spill if
+// one runs, and frees the memory of both. The first run creates the
+// runs' scratch directory in dir.
+func (b *Builder) spillRun(dir string) error {
+	if err := b.waitSpill(); err != nil {
+		return err
+	}
+	b.spare.release(false)
+	if len(b.recs) > 0 {
+		sp, err := b.spillDir(dir)
+		if err != nil {
 			return err
+		}
+		r, err := sp.writeRun(&b.keyBuf)
+		if err != nil {
+			return err
+		}
+		sp.runs = append(sp.runs, r)
+		sp.spilled++
+	}
+	b.release(false)
+	return nil
+}
+
+// writeRun sorts the keys of kb and writes them, without duplicates, as a
+// new run, then empties kb, keeping its memory for reuse.
+func (s *spill) writeRun(kb *keyBuf) (run, error) {
+	kb.sortKeys()
+	w, err := s.newRun()
+	if err != nil {
+		return run{}, err
+	}
+	for _, r := range kb.recs {
+		if err := w.add(kb.key(r)); err != nil {
+			w.abort()
+			return run{}, err
 		}
 	}
 	r, err := w.finish()
 	if err != nil {
-		return err
+		return run{}, err
 	}
-	b.spill.runs = append(b.spill.runs, r)
-	b.spill.spilled++
-	b.release(true)
-	return nil
+	kb.release(true)
+	return r, nil
 }
 
 // A runWriter writes a run file.
@@ -314,7 +383,7 @@ func (s *spill) bounds() (keys, keyBytes uint64, maxLen uint32) {
 // spilled runs, or writing the keys it holds in memory would exceed its
 // budget.
 func (b *Builder) external() bool {
-	if b.spill != nil && len(b.spill.runs) > 0 {
+	if b.spilling != nil || b.spill != nil && len(b.spill.runs) > 0 {
 		return true
 	}
 	return inMemoryBytes(b.heldBytes(), uint64(len(b.recs)), b.loadFactor) > b.budget
@@ -327,7 +396,6 @@ func (b *Builder) toRuns(ctx context.Context, dir string) error {
 	if err := b.spillRun(dir); err != nil {
 		return err
 	}
-	b.release(false)
 	if b.spill == nil { // no keys at all
 		return nil
 	}

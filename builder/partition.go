@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/stru-index/stru/index"
 )
@@ -178,14 +180,32 @@ func (t *table) placePartition(pf *partFile, nb uint64, p partition, seed uint64
 }
 
 // write writes t's buckets to w. When ords is not nil, the slots hold key
-// numbers of a partition, which ords translates to ordinals.
+// numbers of a partition, which ords translates to ordinals: t's slots
+// are then overwritten.
 func (t *table) write(w *sectionWriter, ords []uint64) {
+	if ords != nil {
+		t.translate(ords)
+	}
 	for _, s := range t.slots {
-		if ords != nil {
-			if k, used := index.SlotOrdinal(s); used {
-				s = index.MakeSlot(index.SlotTag(s), ords[k])
-			}
-		}
 		w.uint(s, index.SlotSize)
 	}
+}
+
+// translate replaces the key numbers in t's slots by the ordinals ords
+// gives, with up to maxPlaceWorkers goroutines.
+func (t *table) translate(ords []uint64) {
+	workers := min(runtime.GOMAXPROCS(0), maxPlaceWorkers)
+	size := (len(t.slots) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(t.slots); start += size {
+		part := t.slots[start:min(start+size, len(t.slots))]
+		wg.Go(func() {
+			for i, s := range part {
+				if k, used := index.SlotOrdinal(s); used {
+					part[i] = index.MakeSlot(index.SlotTag(s), ords[k])
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -3,6 +3,8 @@ package builder
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/stru-index/stru/index"
 )
@@ -32,6 +34,7 @@ type table struct {
 	perBlock uint64   // buckets in a block: buckets / index.Blocks(buckets)
 	first    uint64   // the range's first bucket, a multiple of perBlock
 	rng      []uint64 // by block of the range: splitmix64 state choosing eviction victims
+	second   uint64   // keys in their second bucket
 
 	// Buffers of a partitioned placement (partition.go), reused from one
 	// partition to the next: the partition's hashes and, by key number,
@@ -70,6 +73,7 @@ func (t *table) placeRange(hashes []uint64, buckets, firstBlock, nblocks, seed u
 	t.perBlock = buckets / index.Blocks(buckets)
 	t.first = firstBlock * t.perBlock
 	t.hashes = hashes
+	t.second = 0
 	nb := nblocks * t.perBlock
 	t.slots = resize(t.slots, nb*index.BucketSlots)
 	t.fill = resize(t.fill, nb)
@@ -77,11 +81,52 @@ func (t *table) placeRange(hashes []uint64, buckets, firstBlock, nblocks, seed u
 	for i := range t.rng {
 		t.rng[i] = blockSeed(seed, firstBlock+uint64(i))
 	}
-	for i, h := range hashes {
-		if b1, _ := index.Buckets(h, buckets); b1 < t.first || b1-t.first >= nb {
-			return fmt.Errorf("stru: internal error: key %d of a partition lies in bucket %d, outside its buckets [%d, %d)", i, b1, t.first, t.first+nb)
+	// Blocks are independent: each of the workers places the keys of
+	// every workers-th block, in ordinal order.
+	workers := int(min(nblocks, uint64(runtime.GOMAXPROCS(0)), maxPlaceWorkers))
+	errs := make([]error, workers)
+	seconds := make([]uint64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			errs[w] = t.placeBlocks(uint64(w), uint64(workers), &seconds[w])
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		t.second += seconds[w]
+	}
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errPlace) {
+			return err
 		}
-		if !t.insert(uint64(i)) {
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxPlaceWorkers is the most goroutines placing the blocks of a table.
+const maxPlaceWorkers = 4
+
+// placeBlocks places, in ordinal order, the keys whose block's number in
+// the range is w modulo workers, counting in second those that end in
+// their second bucket.
+func (t *table) placeBlocks(w, workers uint64, second *uint64) error {
+	nb := uint64(len(t.fill))
+	for i, h := range t.hashes {
+		b1, b2 := index.Buckets(h, t.buckets)
+		b1, b2 = b1-t.first, b2-t.first // wrap around below t.first
+		if b1 >= nb {
+			return fmt.Errorf("stru: internal error: key %d of a partition lies in bucket %d, outside its buckets [%d, %d)", i, b1+t.first, t.first, t.first+nb)
+		}
+		if (b1/t.perBlock)%workers != w {
+			continue
+		}
+		if !t.insert(uint64(i), b1, b2, second) {
 			return errPlace
 		}
 	}
@@ -112,7 +157,7 @@ func mix(z uint64) uint64 {
 	return z ^ z>>31
 }
 
-// buckets returns the key's two buckets, relative to the range's first.
+// bucketsOf returns the key's two buckets, relative to the range's first.
 func (t *table) bucketsOf(key uint64) (b1, b2 uint64) {
 	b1, b2 = index.Buckets(t.hashes[key], t.buckets)
 	return b1 - t.first, b2 - t.first
@@ -123,35 +168,48 @@ func (t *table) put(b, key uint64) {
 	t.fill[b]++
 }
 
-func (t *table) insert(key uint64) bool {
-	b1, b2 := t.bucketsOf(key)
+// insert places key, whose buckets are b1 and b2, counting in second the
+// change in the number of keys in their second bucket. It reports false
+// if the key cannot be placed within maxKicks evictions.
+func (t *table) insert(key, b1, b2 uint64, second *uint64) bool {
 	switch {
 	case t.fill[b1] < index.BucketSlots:
 		t.put(b1, key)
 		return true
-	case t.fill[b2] < index.BucketSlots:
+	case t.fill[b2] < index.BucketSlots: // so b2 ≠ b1
 		t.put(b2, key)
+		*second++
 		return true
 	}
 	// Both full: evict a random key of the full bucket b to its other
 	// bucket. b stays full, so the invariant holds for the keys in it.
 	// Every bucket visited is in the block of b1, whose generator
-	// chooses.
+	// chooses. first is the first bucket of the key being put in b.
 	rng := &t.rng[b1/t.perBlock]
-	b := b1
+	b, first := b1, b1
 	for range maxKicks {
 		i := b*index.BucketSlots + next(rng)%index.BucketSlots
 		victim, _ := index.SlotOrdinal(t.slots[i])
 		t.slots[i] = index.MakeSlot(index.Tag(t.hashes[key]), key)
+		if b != first {
+			*second++
+		}
 		key = victim
 		v1, v2 := t.bucketsOf(key)
+		if b != v1 { // the victim leaves its second bucket
+			*second--
+		}
 		if b == v1 {
 			b = v2
 		} else {
 			b = v1
 		}
+		first = v1
 		if t.fill[b] < index.BucketSlots {
 			t.put(b, key)
+			if b != first {
+				*second++
+			}
 			return true
 		}
 	}
@@ -164,19 +222,8 @@ func next(s *uint64) uint64 {
 	return mix(*s)
 }
 
-// secondBucket counts the keys stored in their second bucket.
-func (t *table) secondBucket() uint64 {
-	var n uint64
-	for b := range uint64(len(t.fill)) {
-		for _, s := range t.slots[b*index.BucketSlots : b*index.BucketSlots+uint64(t.fill[b])] {
-			key, _ := index.SlotOrdinal(s)
-			if b1, _ := t.bucketsOf(key); b1 != b {
-				n++
-			}
-		}
-	}
-	return n
-}
+// secondBucket returns the number of keys stored in their second bucket.
+func (t *table) secondBucket() uint64 { return t.second }
 
 // rekey derives the hash key to try after key failed to place every key:
 // the SipHash-2-4, under key, of the 8-byte attempt number and of its

@@ -108,7 +108,18 @@ func TestPlaceFollowsFormatDoc(t *testing.T) {
 			if i := firstDiff(tab.slots, want); i >= 0 {
 				t.Fatalf("slot %d (bucket %d) is %#x, format.md §9 gives %#x", i, i/8, tab.slots[i], want[i])
 			}
-			if c.loadFactor > 0.9 && tab.secondBucket() == 0 {
+			var second uint64 // keys in their second bucket, counted from the slots
+			for i, s := range want {
+				if ord, used := index.SlotOrdinal(s); used {
+					if b1, _ := index.Buckets(hashes[ord], buckets); b1 != uint64(i)/8 {
+						second++
+					}
+				}
+			}
+			if got := tab.secondBucket(); got != second {
+				t.Fatalf("secondBucket() = %d, the slots hold %d keys in their second bucket", got, second)
+			}
+			if c.loadFactor > 0.9 && second == 0 {
 				t.Fatal("no key in its second bucket: evictions were not exercised")
 			}
 		})
@@ -161,6 +172,7 @@ func TestPlaceRangeMatchesWhole(t *testing.T) {
 		for _, size := range c.sizes {
 			t.Run(fmt.Sprintf("%d buckets, %d of %d blocks at a time", nb, size, blocks), func(t *testing.T) {
 				var tab table
+				var second uint64
 				for first := uint64(0); first < blocks; first += size {
 					n := min(size, blocks-first)
 					var part, ords []uint64
@@ -173,6 +185,7 @@ func TestPlaceRangeMatchesWhole(t *testing.T) {
 					if err := tab.placeRange(part, nb, first, n, seed); err != nil {
 						t.Fatal(err)
 					}
+					second += tab.secondBucket()
 					got := slices.Clone(tab.slots)
 					for i, s := range got {
 						if k, used := index.SlotOrdinal(s); used {
@@ -183,6 +196,9 @@ func TestPlaceRangeMatchesWhole(t *testing.T) {
 					if i := firstDiff(got, want); i >= 0 {
 						t.Fatalf("blocks [%d, %d): slot %d is %#x, the whole table has %#x", first, first+n, i, got[i], want[i])
 					}
+				}
+				if second != whole.secondBucket() {
+					t.Fatalf("%d keys in their second bucket, the whole table has %d", second, whole.secondBucket())
 				}
 			})
 		}

@@ -1,0 +1,73 @@
+package builder
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestSortKeys sorts sets of keys, large enough for the radix passes and
+// shaped to defeat them (shared prefixes, NUL bytes, short and empty keys,
+// duplicates), and checks the order against bytes.Compare.
+func TestSortKeys(t *testing.T) {
+	rng := newRand(t)
+	random := func(n, maxLen int, alphabet string) [][]byte {
+		keys := make([][]byte, n)
+		for i := range keys {
+			k := make([]byte, rng.IntN(maxLen+1))
+			for j := range k {
+				k[j] = alphabet[rng.IntN(len(alphabet))]
+			}
+			keys[i] = k
+		}
+		return keys
+	}
+	prefixed := func(prefix string, keys [][]byte) [][]byte {
+		for i, k := range keys {
+			keys[i] = append([]byte(prefix), k...)
+		}
+		return keys
+	}
+	allBytes := string(func() []byte {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return b
+	}())
+	cases := []struct {
+		name string
+		keys [][]byte
+	}{
+		{"few", random(10, 5, allBytes)},
+		{"random bytes", random(100000, 40, allBytes)},
+		{"short keys, NUL and 0xff", random(100000, 9, "\x00\x01\xfe\xff")},
+		{"empty and one-byte keys", random(20000, 1, "\x00ab")},
+		{"shared 20-byte prefix", prefixed("https://example.com/", random(60000, 12, "abc/\x00"))},
+		{"shared 7-byte prefix", prefixed("abcdefg", random(60000, 3, "\x00\xff"))},
+		{"duplicates", slices.Repeat(random(3000, 10, allBytes), 20)},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s (%d)", c.name, len(c.keys)), func(t *testing.T) {
+			kb := keyBuf{chunkShift: 16}
+			for _, k := range c.keys {
+				kb.hold(k)
+			}
+			kb.sortKeys()
+			var got [][]byte
+			for _, r := range kb.recs {
+				got = append(got, kb.key(r))
+			}
+			want := sortedSet(c.keys)
+			if !slices.EqualFunc(got, want, bytes.Equal) {
+				for i := range min(len(got), len(want)) {
+					if !bytes.Equal(got[i], want[i]) {
+						t.Fatalf("%d keys, want %d; key %d is %q, want %q", len(got), len(want), i, got[i], want[i])
+					}
+				}
+				t.Fatalf("%d keys, want %d", len(got), len(want))
+			}
+		})
+	}
+}
