@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	idxbuild [-0] [-q] [--seed HEX] [--load-factor F] -o OUT [FILE...]
+//	idxbuild [-0] [-q] [--seed HEX] [--load-factor F] [--sorted] [--mem SIZE] [--tmp-dir DIR] -o OUT [FILE...]
 //	idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U] [-q] [--seed HEX] [--load-factor F] -o OUT
 //
 // Run "idxbuild -h" for the full description of the input format, the
@@ -32,7 +32,8 @@ import (
 	"github.com/stru-index/stru/index"
 )
 
-const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F] -o OUT [FILE...]
+const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F]
+                [--sorted] [--mem SIZE] [--tmp-dir DIR] -o OUT [FILE...]
        idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U]
                 [-q] [--seed HEX] [--load-factor F] -o OUT
 
@@ -68,6 +69,7 @@ Flags (they must come before the FILE arguments):
   -q                 quiet: no progress display and no summary
   -h, --help         print this help
 
+` + budgetUsage + `
 ` + pebbleUsage + `
 While reading, progress (keys read and rate) is shown on standard error
 when it is a terminal. At the end a one-line summary goes to standard error:
@@ -140,6 +142,9 @@ type config struct {
 	nul, quiet bool
 	opts       builder.Options
 	pebble     pebbleConfig // --pebble and its flags (pebble.go)
+	sorted     bool         // --sorted (sorted.go)
+	tmpDir     string       // --tmp-dir
+	temps      tempGuard    // the temporary files of the build
 }
 
 // run runs idxbuild with the given arguments and returns its exit status.
@@ -153,6 +158,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "idxbuild: %v (run 'idxbuild -h' for help)\n", err)
 		return exitUsage
 	}
+	setMemoryLimit(cfg.opts.MemoryBudget)
 	ctx := onSignal()
 	err = buildInterruptible(ctx, cfg, stdin, stderr)
 	var sig stopSignal
@@ -170,7 +176,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // Phases of a build, for buildInterruptible.
 const (
-	reading   = iota // reading keys: nothing is on disk
+	reading   = iota // reading keys: nothing is on disk but cfg.temps
 	writing          // writing OUT: the builder cleans up if canceled
 	abandoned        // canceled while reading
 )
@@ -179,8 +185,9 @@ const (
 // ctx is canceled while the keys are still being read. Reading checks ctx
 // between batches of keys, but a read from a pipe may block for as long
 // as the writer at the other end is silent; since nothing is on disk
-// before the writing starts, idxbuild can then stop at once, leaving
-// build waiting. Once writing has started, buildInterruptible waits for
+// before the writing starts but the temporary files cfg.temps holds
+// (runs of a large input, the stream of --sorted), which abandon
+// removes, idxbuild can then stop at once, leaving build waiting. Once writing has started, buildInterruptible waits for
 // build, which notices the cancellation within one chunk of writing and
 // removes its temporary file.
 func buildInterruptible(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer) error {
@@ -196,6 +203,7 @@ func buildInterruptible(ctx context.Context, cfg *config, stdin io.Reader, stder
 		return err
 	case <-ctx.Done():
 		if phase.CompareAndSwap(reading, abandoned) {
+			cfg.temps.abandon() // the runs spilled so far
 			return ctx.Err()
 		}
 		return <-done
@@ -216,6 +224,10 @@ func parseArgs(args []string) (*config, error) {
 	fs.StringVar(&seed, "seed", "", "")
 	fs.Float64Var(&loadFactor, "load-factor", loadFactor, "")
 	cfg.pebble.define(fs)
+	var mem string
+	fs.BoolVar(&cfg.sorted, "sorted", false, "")
+	fs.StringVar(&mem, "mem", "", "")
+	fs.StringVar(&cfg.tmpDir, "tmp-dir", "", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -230,6 +242,17 @@ func parseArgs(args []string) (*config, error) {
 		return nil, fmt.Errorf("--load-factor %v is outside [%v, %v]", loadFactor, builder.MinLoadFactor, builder.MaxLoadFactor)
 	}
 	cfg.opts.LoadFactor = loadFactor
+	if cfg.sorted && cfg.pebble.dir != "" {
+		return nil, errors.New("--sorted is for key lists: the keys of --pebble DIR always come sorted")
+	}
+	if mem != "" {
+		budget, err := parseSize(mem)
+		if err != nil {
+			return nil, err
+		}
+		cfg.opts.MemoryBudget = budget
+	}
+	cfg.opts.TempDir = cfg.tempDir()
 	if seed != "" {
 		key, err := parseSeed(seed)
 		if err != nil {
@@ -255,21 +278,31 @@ func parseSeed(s string) (*index.HashKey, error) {
 // build reads the keys and writes the index. Before it starts writing it
 // calls startWriting, and returns ctx's error if that returns false.
 func build(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer, startWriting func() bool) error {
+	if err := cfg.checkTempDir(); err != nil {
+		return err
+	}
 	if cfg.pebble.dir != "" {
 		return buildPebble(ctx, cfg, stderr, startWriting)
+	}
+	if cfg.sorted {
+		return buildSorted(ctx, cfg, stdin, stderr, startWriting)
 	}
 	start := time.Now()
 	b, err := builder.New(cfg.opts)
 	if err != nil {
 		return err
 	}
+	if !cfg.temps.hold(b.Close) { // Close removes the runs the Builder spills
+		return ctx.Err()
+	}
+	defer cfg.temps.release()
 	progress := newProgress(stderr, cfg.quiet)
 	files := cfg.files
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
 	for _, name := range files {
-		if err := addFile(ctx, b, name, stdin, cfg.nul, progress); err != nil {
+		if err := addFile(ctx, cfg, b, name, stdin, progress); err != nil {
 			progress.finish()
 			return err
 		}
@@ -305,7 +338,7 @@ const readCheckEvery = 4096
 
 // addFile adds the keys of the file name ("-" for stdin) to b. It returns
 // ctx's error once ctx is canceled.
-func addFile(ctx context.Context, b *builder.Builder, name string, stdin io.Reader, nul bool, progress *progress) error {
+func addFile(ctx context.Context, cfg *config, b *builder.Builder, name string, stdin io.Reader, progress *progress) error {
 	r, display := stdin, stdinName
 	if name != "-" {
 		f, err := os.Open(name)
@@ -315,15 +348,19 @@ func addFile(ctx context.Context, b *builder.Builder, name string, stdin io.Read
 		defer f.Close()
 		r, display = f, name
 	}
-	sc := keyio.NewScanner(r, display, nul)
+	sc := keyio.NewScanner(r, display, cfg.nul)
 	for sc.Scan() {
 		if sc.Line()%readCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		if err := b.Add(sc.Bytes()); err != nil { // cannot happen: Scan checks the length
-			return fmt.Errorf("%s:%d: %v", display, sc.Line(), err)
+		// Add fails when writing a run fails; Scan has checked the length.
+		if err := cfg.temps.add(b.Add, sc.Bytes()); err != nil {
+			if errors.Is(err, errAbandoned) {
+				return err
+			}
+			return fmt.Errorf("%s:%d: %v", display, sc.Line(), withoutPrefix{err})
 		}
 		progress.add()
 	}
