@@ -146,6 +146,7 @@ type Builder struct {
 	keyBuf                    // the keys being collected
 	spare    keyBuf           // the keys a background spill writes, or their memory, kept for reuse
 	spilling chan spillResult // while a background spill runs: where its run comes
+	failed   error            // a background spill's error: the Builder lost keys
 	added    uint64           // keys added, duplicates included
 	spill    *spill           // the runs written, once the budget has been exceeded
 	stats    Stats
@@ -179,8 +180,13 @@ func FromMap(set map[string]struct{}, opts Options) (*Builder, error) {
 // Add adds a copy of key to the set. It fails for a key longer than
 // index.MaxKeyLen bytes, with an error wrapping index.ErrKeyTooLong, and
 // when the keys held exceed the memory budget and writing them to a
-// temporary file fails.
+// temporary file fails. After a failure to write a run in the background,
+// the keys of that run are lost: Add, WriteTo and WriteFile return the
+// error from then on, until Close empties the Builder.
 func (b *Builder) Add(key []byte) error {
+	if b.failed != nil {
+		return b.failed
+	}
 	if len(key) > index.MaxKeyLen {
 		return fmt.Errorf("%w: %d bytes", index.ErrKeyTooLong, len(key))
 	}
@@ -199,15 +205,13 @@ func (b *Builder) Add(key []byte) error {
 // it. Close may be called more than once; a Builder that never exceeded
 // its budget has no temporary files, and Close then only empties it.
 func (b *Builder) Close() error {
-	werr := b.waitSpill()
+	b.waitSpill() // an error is the Add's or the write's to report
 	err := b.spill.remove()
 	b.spill = nil
 	b.release(false)
 	b.spare.release(false)
 	b.added = 0
-	if err == nil {
-		err = werr
-	}
+	b.failed = nil
 	return err
 }
 

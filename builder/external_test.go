@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -592,4 +593,57 @@ func TestSpillBudget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpillFailure makes writing a run fail, by removing the runs'
+// directory under a Builder: Add reports the error, then every Add and
+// write repeat it, since keys were lost; Close empties the Builder, which
+// then works again.
+func TestSpillFailure(t *testing.T) {
+	rng := newRand(t)
+	keys := randomKeys(rng, 20000)
+	tmp := t.TempDir()
+	b := mustNew(t, Options{HashKey: &testKey, MemoryBudget: smallBudget, TempDir: tmp})
+	var addErr error
+	for i, k := range keys {
+		if b.spill != nil && b.spill.dir.dir != "" {
+			if err := os.RemoveAll(b.spill.dir.dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if addErr = b.Add(k); addErr != nil {
+			t.Logf("Add of key %d: %v", i, addErr)
+			break
+		}
+	}
+	if addErr == nil {
+		t.Fatal("every Add succeeded with the runs' directory gone")
+	}
+	if err := b.Add([]byte("more")); err == nil || err.Error() != addErr.Error() {
+		t.Fatalf("Add after the failure: %v, want %v", err, addErr)
+	}
+	if _, err := b.WriteTo(io.Discard); err == nil {
+		t.Fatal("WriteTo after keys were lost succeeded")
+	}
+	path := filepath.Join(t.TempDir(), "x.stru")
+	if err := b.WriteFile(path); err == nil {
+		t.Fatal("WriteFile after keys were lost succeeded")
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s exists: %v", path, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkEmpty(t, tmp, "after Close")
+	for _, k := range keys[:100] {
+		if err := b.Add(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := b.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	checkHolds(t, buf.Bytes(), keys[:100])
 }

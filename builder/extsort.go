@@ -90,15 +90,21 @@ func (b *Builder) spillBackground(dir string) error {
 }
 
 // waitSpill waits for the background spill, if one runs, and records its
-// run.
+// run. If the spill failed, the keys it held are lost: the error is
+// returned, and again by every later Add and write (b.failed).
 func (b *Builder) waitSpill() error {
+	if b.failed != nil {
+		return b.failed
+	}
 	if b.spilling == nil {
 		return nil
 	}
 	res := <-b.spilling
 	b.spilling = nil
 	if res.err != nil {
-		return res.err
+		b.failed = fmt.Errorf("%w (the keys added so far are incomplete: Close the Builder)", res.err)
+		b.spare.release(false)
+		return b.failed
 	}
 	b.spill.runs = append(b.spill.runs, res.r)
 	b.spill.spilled++
@@ -383,7 +389,7 @@ func (s *spill) bounds() (keys, keyBytes uint64, maxLen uint32) {
 // spilled runs, or writing the keys it holds in memory would exceed its
 // budget.
 func (b *Builder) external() bool {
-	if b.spilling != nil || b.spill != nil && len(b.spill.runs) > 0 {
+	if b.failed != nil || b.spilling != nil || b.spill != nil && len(b.spill.runs) > 0 {
 		return true
 	}
 	return inMemoryBytes(b.heldBytes(), uint64(len(b.recs)), b.loadFactor) > b.budget
