@@ -8,6 +8,7 @@
 //	go run . [flags]                 the comparison suite
 //	go run . -quick                  a smoke run on small sets
 //	go run . pss [flags]             shared memory of 4 processes (section 4)
+//	go run . report FILE.json...     rewrite FILE.md from a result file
 //
 // It lives in its own module so that the systems it compares never enter
 // the go.mod of stru itself.
@@ -33,6 +34,8 @@ func main() {
 			os.Exit(pssMain(os.Args[2:]))
 		case pssChildCommand:
 			os.Exit(pssChildMain(os.Args[2:]))
+		case "report":
+			os.Exit(reportMain(os.Args[2:]))
 		}
 	}
 	os.Exit(suiteMain(os.Args[1:]))
@@ -145,6 +148,37 @@ func suiteMain(args []string) int {
 	for _, r := range run.Results {
 		if r.Error != "" || r.WrongAnswers > 0 {
 			fmt.Fprintf(os.Stderr, "bench: %s on %s %d: %d wrong answers %s\n", r.System, r.Dataset, r.Keys, r.WrongAnswers, r.Error)
+			return 1
+		}
+	}
+	return 0
+}
+
+// reportMain rewrites the markdown report of each result file named.
+func reportMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: bench report FILE.json...")
+		return 2
+	}
+	for _, path := range args {
+		js, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench report:", err)
+			return 1
+		}
+		var run runFile
+		if err := json.Unmarshal(js, &run); err != nil {
+			fmt.Fprintf(os.Stderr, "bench report: %s: %v\n", path, err)
+			return 1
+		}
+		f, err := os.Create(strings.TrimSuffix(path, ".json") + ".md")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench report:", err)
+			return 1
+		}
+		writeMarkdown(f, &run)
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench report:", err)
 			return 1
 		}
 	}

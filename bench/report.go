@@ -156,20 +156,23 @@ func writeTargets(w io.Writer, results []*result) {
 		}
 		first := g[0]
 		label := fmt.Sprintf("%s %s", count(first.Keys), first.Dataset)
+		// The targets for ratios to other systems are set at 10
+		// million keys; smaller sets show those ratios in their tables only.
+		big := first.Keys >= 10_000_000
 		if mp != nil && mp.Error == "" {
 			hit := s.NsPerLookup[mixHit] / mp.NsPerLookup[mixHit]
 			miss := s.NsPerLookup[mixMiss] / mp.NsPerLookup[mixMiss]
 			if first.Keys <= 200_000 {
 				fmt.Fprintf(w, "| %s: hit ≤ 1.5× map (in cache) | %.2f× (%.0f vs %.0f ns) | %s |\n",
 					label, hit, s.NsPerLookup[mixHit], mp.NsPerLookup[mixHit], yes(hit <= 1.5))
-			} else {
+			} else if big {
 				fmt.Fprintf(w, "| %s: hit ≤ 1.1× map | %.2f× (%.0f vs %.0f ns) | %s |\n",
 					label, hit, s.NsPerLookup[mixHit], mp.NsPerLookup[mixHit], yes(hit <= 1.1))
 				fmt.Fprintf(w, "| %s: miss ≤ 1.0× map | %.2f× (%.0f vs %.0f ns) | %s |\n",
 					label, miss, s.NsPerLookup[mixMiss], mp.NsPerLookup[mixMiss], yes(miss <= 1.0))
 			}
 		}
-		if b := find(g, "stru batch"); b != nil && b.Error == "" && first.Keys > 200_000 {
+		if b := find(g, "stru batch"); b != nil && b.Error == "" && big {
 			single := s.NsPerLookup[mixMixed] / b.NsPerLookup[mixMixed]
 			fmt.Fprintf(w, "| %s: batch ≥ 3× the lookups/s of single Contains (mixed) | %.2f× (%.0f vs %.0f ns) | %s |\n",
 				label, single, b.NsPerLookup[mixMixed], s.NsPerLookup[mixMixed], yes(single >= 3))
@@ -179,7 +182,7 @@ func writeTargets(w io.Writer, results []*result) {
 					label, vsMap, b.NsPerLookup[mixMixed], mp.NsPerLookup[mixMixed], yes(vsMap >= 3))
 			}
 		}
-		if first.Keys > 200_000 {
+		if big {
 			for _, peer := range []struct {
 				name string
 				want float64
@@ -196,8 +199,8 @@ func writeTargets(w io.Writer, results []*result) {
 		}
 		fmt.Fprintf(w, "| %s: 0 allocs/lookup | %s | %s |\n", label, allocs(s.AllocsPerLookup), yes(s.AllocsPerLookup == 0))
 		fmt.Fprintf(w, "| %s: file overhead ≤ 16 B/key | %.1f B/key | %s |\n", label, s.FileOverheadPerKey, yes(s.FileOverheadPerKey <= 16))
-		fmt.Fprintf(w, "| %s: open, heap after open | %s (%.1f MiB file), %d B heap | — |\n",
-			label, duration(s.OpenMedian), mib(s.FileBytes), s.HeapBytes)
+		fmt.Fprintf(w, "| %s: open under 50 µs, constant in file size; heap after open independent of key count | %s (%.1f MiB file; wall clock), %d B heap | %s |\n",
+			label, duration(s.OpenMedian), mib(s.FileBytes), s.HeapBytes, yes(s.OpenMedian < 50e-6))
 	}
 	fmt.Fprintln(w)
 }
