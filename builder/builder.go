@@ -24,14 +24,14 @@
 // and the hash table; 512 MiB by default (idxbuild --mem). For n distinct
 // keys averaging L bytes:
 //
-//   - Collecting. A Builder holds each key added in L + 16 bytes. When the
-//     next key would exceed M, it sorts the keys held and writes them,
-//     without duplicates, to a temporary file, a run of about M/(L+16)
-//     keys, and starts again with the same memory. WriteFile merges the
-//     runs, 64 at most at once (more are first merged 64 at a time into
-//     longer runs), writing the key data straight into the output file.
-//     A build that fits in M, including the table below, is done in memory
-//     as before, without temporary files.
+//   - Collecting. A Builder holds each key added in L + 16 bytes, in one
+//     half of M. When that half is full, a goroutine sorts its keys and
+//     writes them, without duplicates, to a temporary file, a run of about
+//     M/(2(L+16)) keys, while the next keys fill the other half. WriteFile
+//     merges the runs, 64 at most at once (more are first merged 64 at a
+//     time into longer runs), writing the key data straight into the
+//     output file. A build that fits in M, including the table below, is
+//     done in memory as before, without temporary files.
 //   - Sorted input. SortedWriter streams the key data to a temporary file
 //     and each key's length (2 bytes) to another; it holds only the last
 //     key and buffers.
@@ -59,14 +59,20 @@
 // instead of runs. The output itself, about n(L+15) bytes at the default
 // load factor, is written beside its destination.
 //
-// Time: sorting runs costs O(n log n) comparisons in memory; every key is
-// written to disk twice by a Builder that spills (in a run, then in the
-// output) and once more, to a temporary file, by SortedWriter; the key
-// data is read back once to hash it (once more per re-key, which is rare)
-// and the partition files once. The merge is a single pass while there
-// are at most 64 runs, that is while n(L+16) ≤ 64·M (over a billion
-// 36-byte keys at the default budget), and one more pass over the key data
-// for each further factor of 64.
+// Time: sorting runs costs O(n log n) comparisons in memory; the key data
+// is written to disk twice, by a Builder that spills (in a run, then in
+// the output) and by SortedWriter (in a temporary file, then in the
+// output), and read back once to hash it (once more per re-key, which is
+// rare); the partition files are written and read once. The merge is a
+// single pass while there are at most 64 runs, that is while
+// n(L+16) ≤ 32·M (330 million 36-byte keys at the default budget),
+// and one more pass over the key data for each further factor of 64.
+// Sorting runs, placing blocks and translating slots use all the
+// processors (GOMAXPROCS); the rest is one pass on one. Measured on 2
+// cores with the default budget: 10 million random keys of 8–64 bytes
+// take about 8 s and 750 MB of peak RSS in idxbuild, 100 million about
+// 140 s and 750 MB; sorted input streams at about 5 million keys a
+// second.
 package builder
 
 import (

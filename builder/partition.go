@@ -64,25 +64,11 @@ func (s *streamer) placeAll(out outputFile, layout *index.Layout, key index.Hash
 		// in a pass over the keys of its own.
 		for g := 0; g < len(parts); g += maxPartFiles {
 			group := parts[g:min(g+maxPartFiles, len(parts))]
-			files, err := s.splitHashes(out, layout, k0, k1, nb, group)
+			sec, err := s.placeGroup(out, layout, w, &t, k0, k1, nb, group)
 			if err != nil {
 				return 0, 0, 0, err
 			}
-			for i, p := range group {
-				n, err := t.placePartition(files[i], nb, p, k0^k1)
-				files[i].close()
-				if err != nil {
-					for _, f := range files[i+1:] {
-						f.close()
-					}
-					return 0, 0, 0, err
-				}
-				t.write(w, t.ords[:n])
-				second += t.secondBucket()
-				if err := s.ctx.Err(); err != nil {
-					return 0, 0, 0, err
-				}
-			}
+			second += sec
 		}
 	}
 	crc, err = w.flush()
@@ -98,6 +84,34 @@ func (s *streamer) placeAll(out outputFile, layout *index.Layout, key index.Hash
 	return crc, second, nparts, nil
 }
 
+// placeGroup places the partitions of group, whose keys it first splits
+// into one file each, in t, writes their buckets to w, and returns the
+// number of keys in their second bucket.
+func (s *streamer) placeGroup(out outputFile, layout *index.Layout, w *sectionWriter, t *table, k0, k1, nb uint64, group []partition) (second uint64, err error) {
+	files, err := s.splitHashes(out, layout, k0, k1, nb, group)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		for _, f := range files {
+			f.close()
+		}
+	}()
+	for i, p := range group {
+		n, err := t.placePartition(files[i], nb, p, k0^k1)
+		if err != nil {
+			return 0, err
+		}
+		files[i].close()
+		t.write(w, t.ords[:n])
+		second += t.secondBucket()
+		if err := s.ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	return second, nil
+}
+
 // A partFile is the temporary file of one partition's keys.
 type partFile struct {
 	f    *os.File
@@ -105,9 +119,13 @@ type partFile struct {
 	keys uint64
 }
 
+// close closes and removes the file. It may be called more than once.
 func (p *partFile) close() {
-	p.f.Close()
-	os.Remove(p.f.Name())
+	if p.f != nil {
+		p.f.Close()
+		os.Remove(p.f.Name())
+		p.f = nil
+	}
 }
 
 // splitHashes writes, in one pass over the keys, the hash and ordinal of

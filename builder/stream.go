@@ -18,6 +18,7 @@ package builder
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -109,6 +110,9 @@ func (s *streamer) add(key []byte) error {
 	s.prev = append(s.prev[:0], key...)
 	s.keysW.write(key)
 	s.lengthsW.uint(uint64(len(key)), 2)
+	if err := cmp.Or(s.keysW.err, s.lengthsW.err); err != nil {
+		return fmt.Errorf("stru: writing a temporary file: %w", err)
+	}
 	s.n++
 	s.keyBytes += uint64(len(key))
 	s.maxLen = max(s.maxLen, uint32(len(key)))
