@@ -340,3 +340,32 @@ func BenchmarkContainsBatch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCloseCheck measures what making Close safe costs a lookup: the
+// Reader's Contains (impl=reader: an atomic load of the closed flag, then
+// the lookup) against the same lookup through the index.View underneath
+// (impl=view), which has no Close, on the same hits.
+func BenchmarkCloseCheck(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, impl := range []string{"reader", "view"} {
+			b.Run(fmt.Sprintf("keys=%d/impl=%s", n, impl), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				v := s.reader.View()
+				mask := len(s.hitsB) - 1
+				i := 0
+				for b.Loop() {
+					var ok bool
+					if impl == "reader" {
+						ok = s.reader.Contains(s.hitsB[i&mask])
+					} else {
+						_, ok = v.Find(s.hitsB[i&mask])
+					}
+					if !ok {
+						b.Fatal("wrong answer")
+					}
+					i++
+				}
+			})
+		}
+	}
+}
