@@ -647,3 +647,118 @@ func TestSpillFailure(t *testing.T) {
 	}
 	checkHolds(t, buf.Bytes(), keys[:100])
 }
+
+// TestSortedExpect gives SortedWriter.Expect right and wrong counts: the
+// file is the in-memory build's every time, and nothing is left behind,
+// also when the writer is aborted after Expect.
+func TestSortedExpect(t *testing.T) {
+	rng := newRand(t)
+	keys := sortedSet(randomKeys(rng, 30000)) // 75000 buckets at load factor 0.05: 2 blocks
+	keys = append(keys, bytes.Repeat([]byte{0xff}, 300)) // LengthWidth 2
+	withDups := slices.Clone(keys)
+	for i := 0; i < len(keys); i += 7 {
+		withDups = append(withDups, keys[i])
+	}
+	slices.SortFunc(withDups, bytes.Compare)
+	var keyBytes uint64
+	for _, k := range keys {
+		keyBytes += uint64(len(k))
+	}
+	n := uint64(len(keys))
+	cases := []struct {
+		name           string
+		input          [][]byte
+		keys, keyBytes uint64
+		maxLen         uint32
+		loadFactor     float64
+	}{
+		{"exact", keys, n, keyBytes, 300, 0},
+		{"exact, partitions", keys, n, keyBytes, 300, 0.05},
+		{"duplicates counted", withDups, uint64(len(withDups)), 2 * keyBytes, 300, 0},
+		{"too few keys", keys, n / 2, keyBytes / 2, 300, 0},
+		{"longest key too short", keys, n, keyBytes, 200, 0},
+		{"nothing", keys, 0, 0, 0, 0},
+		{"more than a file can hold", keys, 1 << 40, 1 << 62, 65535, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{HashKey: &testKey, LoadFactor: c.loadFactor}
+			want, wantStats := inMemory(t, keys, opts)
+			tmp, outDir := t.TempDir(), t.TempDir()
+			opts.MemoryBudget, opts.TempDir = smallBudget, tmp
+			path := filepath.Join(outDir, "x.stru")
+			w, err := NewSortedWriter(context.Background(), path, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Expect(c.keys, c.keyBytes, c.maxLen); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range c.input {
+				if err := w.Add(k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSameFile(t, got, want, "SortedWriter after Expect")
+			st := w.Stats()
+			if c.loadFactor == 0.05 && st.Partitions < 2 {
+				t.Fatalf("%d partitions, want several", st.Partitions)
+			}
+			st.Duplicates -= uint64(len(c.input) - len(keys))
+			sameStats(t, st, wantStats)
+			checkEmpty(t, tmp, "after Close")
+			if names := dirEntries(t, outDir); !slices.Equal(names, []string{"x.stru"}) {
+				t.Fatalf("output directory holds %q", names)
+			}
+		})
+	}
+	t.Run("abort after Expect", func(t *testing.T) {
+		tmp, outDir := t.TempDir(), t.TempDir()
+		w, err := NewSortedWriter(context.Background(), filepath.Join(outDir, "x.stru"), Options{TempDir: tmp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Expect(n, keyBytes, 300); err != nil {
+			t.Fatal(err)
+		}
+		if names := dirEntries(t, outDir); len(names) != 1 || !strings.HasPrefix(names[0], ".x.stru.tmp-") {
+			t.Fatalf("after Expect the output directory holds %q, want the temporary file", names)
+		}
+		for _, k := range keys[:100] {
+			if err := w.Add(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		checkEmpty(t, outDir, "after Abort")
+		checkEmpty(t, tmp, "after Abort")
+	})
+	t.Run("Expect after Add", func(t *testing.T) {
+		tmp, outDir := t.TempDir(), t.TempDir()
+		w, err := NewSortedWriter(context.Background(), filepath.Join(outDir, "x.stru"), Options{TempDir: tmp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Abort()
+		if err := w.Add([]byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Expect(1, 1, 1); err == nil {
+			t.Fatal("Expect after Add succeeded")
+		}
+		if err := w.Close(); err == nil {
+			t.Fatal("Close after a failed Expect succeeded")
+		}
+		checkEmpty(t, outDir, "after Close")
+		checkEmpty(t, tmp, "after Close")
+	})
+}

@@ -71,51 +71,85 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) err
 // publishFile does steps 2–7 of WriteFileContext: fill writes the index
 // into the temporary file (step 3), and renamed is called once the rename
 // has succeeded.
-func publishFile(ctx context.Context, fsys fileSystem, path string, fill func(f tempFile) error, renamed func()) (err error) {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+func publishFile(ctx context.Context, fsys fileSystem, path string, fill func(f tempFile) error, renamed func()) error {
+	p, err := createPending(ctx, fsys, path)
 	if err != nil {
-		return fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
+		return err
 	}
-	tmp := f.Name()
+	if err := fill(p.f); err != nil {
+		p.abort()
+		return fmt.Errorf("stru: writing %s: %w", p.tmp, err)
+	}
+	return p.commit(ctx, renamed)
+}
+
+// A pending is the temporary file of steps 2–7 of WriteFileContext, from
+// its creation to its rename: createPending does step 2, the caller step
+// 3, and commit the rest, or abort removes the file.
+type pending struct {
+	fsys      fileSystem
+	path, tmp string
+	f         tempFile
+}
+
+// createPending checks ctx, then creates the temporary file for path and
+// sets its mode (step 2).
+func createPending(ctx context.Context, fsys fileSystem, path string) (*pending, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stru: writing %s: %w", path, err)
+	}
+	f, err := fsys.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
+	}
+	p := &pending{fsys: fsys, path: path, tmp: f.Name(), f: f}
+	if err := f.Chmod(0o644); err != nil {
+		p.abort()
+		return nil, fmt.Errorf("stru: %w", err)
+	}
+	return p, nil
+}
+
+// abort closes and removes the temporary file.
+func (p *pending) abort() {
+	p.f.Close()
+	p.fsys.Remove(p.tmp)
+}
+
+// commit does steps 4–7 of WriteFileContext, checking ctx before the
+// fsync and before the rename, and calls renamed once the rename has
+// succeeded. If a step up to the rename fails, it removes the file.
+func (p *pending) commit(ctx context.Context, renamed func()) (err error) {
 	closed, moved := false, false
 	defer func() {
 		if err != nil && !moved {
 			if !closed {
-				f.Close()
+				p.f.Close()
 			}
-			fsys.Remove(tmp)
+			p.fsys.Remove(p.tmp)
 		}
 	}()
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("stru: %w", err)
-	}
-	if err = fill(f); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", tmp, err)
-	}
 	if err = ctx.Err(); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", path, err)
+		return fmt.Errorf("stru: writing %s: %w", p.path, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("stru: syncing %s: %w", tmp, err)
+	if err = p.f.Sync(); err != nil {
+		return fmt.Errorf("stru: syncing %s: %w", p.tmp, err)
 	}
 	closed = true
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("stru: closing %s: %w", tmp, err)
+	if err = p.f.Close(); err != nil {
+		return fmt.Errorf("stru: closing %s: %w", p.tmp, err)
 	}
 	if err = ctx.Err(); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", path, err)
+		return fmt.Errorf("stru: writing %s: %w", p.path, err)
 	}
-	if err = fsys.Rename(tmp, path); err != nil {
+	if err = p.fsys.Rename(p.tmp, p.path); err != nil {
 		return fmt.Errorf("stru: %w", err)
 	}
 	moved = true
 	renamed()
-	if err = fsys.SyncDir(dir); err != nil {
-		return fmt.Errorf("stru: syncing directory %s: %w (the new %s is in place but may not survive a system crash)", dir, err, path)
+	dir := filepath.Dir(p.path)
+	if err = p.fsys.SyncDir(dir); err != nil {
+		return fmt.Errorf("stru: syncing directory %s: %w (the new %s is in place but may not survive a system crash)", dir, err, p.path)
 	}
 	return nil
 }

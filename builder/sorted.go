@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"iter"
 	"strconv"
+
+	"github.com/stru-index/stru/index"
 )
 
 // A SortedWriter writes a STRU file from keys given in strictly ascending
@@ -37,8 +39,9 @@ type SortedWriter struct {
 	set   settings
 	dir   *scratch
 	s     *streamer
-	err   error // the first error of Add, returned by Close
-	done  bool  // Close or Abort has been called
+	out   *pending // the output's temporary file, once Expect has created it
+	err   error    // the first error of Add, returned by Close
+	done  bool     // Close or Abort has been called
 	stats Stats
 }
 
@@ -63,6 +66,52 @@ func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWri
 		return nil, err
 	}
 	return &SortedWriter{ctx: ctx, path: path, set: set, dir: dir, s: s}, nil
+}
+
+// Expect declares, before the first Add, how many keys and key bytes
+// will be added and the length of the longest key, as a first pass over
+// the input can count them (idxbuild --sorted does, for regular files).
+// The writer then streams the key data straight into the output's
+// temporary file, where the keys section will start, rather than into a
+// temporary file of its own that Close copies: for large inputs this saves
+// writing the key data a second time. The counts need not be right: when
+// they are not (duplicates dropped, an input that changed), Close moves
+// the key data once, and the file is the same. Expect creates the
+// output's temporary file at once, as Close would (".BASE.tmp-" and digits
+// in path's directory). It fails after Add, and then like Add.
+func (w *SortedWriter) Expect(keys, keyBytes uint64, maxLen uint32) error {
+	switch {
+	case w.err != nil:
+		return w.err
+	case w.done || w.out != nil || w.s.taken() > 0:
+		w.err = errors.New("stru: SortedWriter.Expect after Add, Expect, Close or Abort")
+		return w.err
+	}
+	l, ok := index.ComputeLayout(keys, index.BucketCount(keys, w.set.loadFactor), keyBytes,
+		index.OffsetWidth(keyBytes), index.LengthWidth(maxLen))
+	if !ok {
+		return nil // no file can be that large: keep the temporary file
+	}
+	p, err := createPending(w.ctx, osFS{}, w.path)
+	if err != nil {
+		w.err = err
+		return err
+	}
+	out, ok := p.f.(outputFile)
+	if !ok {
+		p.abort()
+		w.err = errors.New("stru: internal error: the temporary file does not support positional reads and writes")
+		return w.err
+	}
+	s, err := newStreamer(w.ctx, w.set, w.dir, out, l[index.SectionKeys].Off)
+	if err != nil {
+		p.abort()
+		w.err = err
+		return err
+	}
+	w.s.close()
+	w.s, w.out = s, p
+	return nil
 }
 
 // Add adds key, which must be greater than or equal to the key added
@@ -104,6 +153,18 @@ func (w *SortedWriter) Close() error {
 		return w.err
 	}
 	var res *streamResult
+	renamed := func() { w.stats = streamStats(res, w.s.dups) }
+	if w.out != nil {
+		p := w.out
+		w.out = nil // committed or aborted below, not by cleanup
+		if res, w.err = w.s.finish(p.f.(outputFile)); w.err != nil {
+			p.abort()
+			w.err = fmt.Errorf("stru: writing %s: %w", p.tmp, w.err)
+			return w.err
+		}
+		w.err = p.commit(w.ctx, renamed)
+		return w.err
+	}
 	w.err = publishFile(w.ctx, osFS{}, w.path, func(f tempFile) error {
 		out, ok := f.(outputFile)
 		if !ok {
@@ -112,9 +173,7 @@ func (w *SortedWriter) Close() error {
 		var err error
 		res, err = w.s.finish(out)
 		return err
-	}, func() {
-		w.stats = streamStats(res, w.s.dups)
-	})
+	}, renamed)
 	return w.err
 }
 
@@ -131,6 +190,10 @@ func (w *SortedWriter) Abort() error {
 
 func (w *SortedWriter) cleanup() error {
 	w.s.close()
+	if w.out != nil {
+		w.out.abort()
+		w.out = nil
+	}
 	return w.dir.remove()
 }
 

@@ -260,13 +260,12 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 			return nil
 		}
 	}
-	// Within out the data moves towards the start (at < s.keysAt: the
-	// set is no larger than the bound the data was placed for), so a
-	// forward copy never overwrites bytes not yet read.
-	if s.keysTemp == nil && at > s.keysAt {
-		return fmt.Errorf("stru: internal error: key data at %d must move forward to %d", s.keysAt, at)
-	}
+	// Within out, chunks are copied in the direction that never
+	// overwrites bytes not yet read: from the first when the data moves
+	// towards the start (the set is smaller than the bound it was placed
+	// for), from the last when it moves towards the end.
 	buf := make([]byte, ioBuffer)
+	up := s.keysTemp == nil && at > s.keysAt
 	for done := uint64(0); done < n; {
 		if done%copyChunk == 0 {
 			if err := s.ctx.Err(); err != nil {
@@ -274,10 +273,14 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 			}
 		}
 		c := min(uint64(len(buf)), n-done)
-		if _, err := s.keys.ReadAt(buf[:c], int64(s.keysAt+done)); err != nil {
+		from := done // offset in the key data of the chunk
+		if up {
+			from = n - done - c
+		}
+		if _, err := s.keys.ReadAt(buf[:c], int64(s.keysAt+from)); err != nil {
 			return fmt.Errorf("stru: reading key data: %w", err)
 		}
-		if _, err := out.WriteAt(buf[:c], int64(at+done)); err != nil {
+		if _, err := out.WriteAt(buf[:c], int64(at+from)); err != nil {
 			return fmt.Errorf("stru: writing key data: %w", err)
 		}
 		done += c

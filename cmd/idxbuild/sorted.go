@@ -189,11 +189,22 @@ func buildSorted(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Wr
 		return ctx.Err()
 	}
 	defer cfg.temps.release()
-	progress := newProgress(stderr, cfg.quiet)
 	files := cfg.files
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
+	// Regular files can be read twice: counting their keys first lets
+	// the key data stream straight into OUT's temporary file.
+	keys, keyBytes, maxLen, ok, err := countKeys(ctx, files, cfg.nul)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := w.Expect(keys, keyBytes, maxLen); err != nil {
+			return withoutPrefix{err}
+		}
+	}
+	progress := newProgress(stderr, cfg.quiet)
 	var prev position // where the last key came from
 	for _, name := range files {
 		if err := addSortedFile(ctx, cfg, w, name, stdin, &prev, progress); err != nil {
@@ -217,6 +228,44 @@ func buildSorted(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Wr
 			cfg.out, s.Keys, s.Duplicates, s.FileBytes, s.OverheadPerKey(), time.Since(start).Seconds())
 	}
 	return nil
+}
+
+// countKeys counts the keys of the inputs, their bytes and the longest,
+// as they will be read, and reports true, if every input is a regular file;
+// it reports false at once otherwise (standard input, a pipe: what can be
+// read only once).
+func countKeys(ctx context.Context, files []string, nul bool) (keys, keyBytes uint64, maxLen uint32, ok bool, err error) {
+	for _, name := range files {
+		if name == "-" {
+			return 0, 0, 0, false, nil
+		}
+		if fi, err := os.Stat(name); err != nil || !fi.Mode().IsRegular() {
+			return 0, 0, 0, false, nil // the reading reports the error
+		}
+	}
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return 0, 0, 0, false, err
+		}
+		sc := keyio.NewScanner(f, name, nul)
+		for sc.Scan() {
+			if sc.Line()%readCheckEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					f.Close()
+					return 0, 0, 0, false, err
+				}
+			}
+			keys++
+			keyBytes += uint64(len(sc.Bytes()))
+			maxLen = max(maxLen, uint32(len(sc.Bytes())))
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return 0, 0, 0, false, err
+		}
+	}
+	return keys, keyBytes, maxLen, true, nil
 }
 
 // A position is a line of an input.
