@@ -653,7 +653,7 @@ func TestSpillFailure(t *testing.T) {
 // also when the writer is aborted after Expect.
 func TestSortedExpect(t *testing.T) {
 	rng := newRand(t)
-	keys := sortedSet(randomKeys(rng, 30000)) // 75000 buckets at load factor 0.05: 2 blocks
+	keys := sortedSet(randomKeys(rng, 30000))            // 75000 buckets at load factor 0.05: 2 blocks
 	keys = append(keys, bytes.Repeat([]byte{0xff}, 300)) // LengthWidth 2
 	withDups := slices.Clone(keys)
 	for i := 0; i < len(keys); i += 7 {
