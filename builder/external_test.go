@@ -205,9 +205,19 @@ func TestSpillFloodRekeys(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	opts.MemoryBudget, opts.TempDir = 4<<10, tmp
-	got, st := build(t, s.keys, opts)
+	b := mustNew(t, opts)
+	for _, k := range s.keys {
+		if err := b.Add(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, st := writeBytes(t, b), b.Stats()
 	checkSameFile(t, got, want, "spilled build")
 	sameStats(t, st, wantStats)
+	// The spilled runs stay until Close, which removes them.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	// And from sorted input.
 	sorted := sortedSet(s.keys)
