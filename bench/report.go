@@ -86,7 +86,11 @@ type runFile struct {
 // writeMarkdown writes the report of run to w.
 func writeMarkdown(w io.Writer, run *runFile) {
 	m := run.Machine
-	fmt.Fprintf(w, "# stru comparison suite\n\n")
+	if len(run.Results) > 0 {
+		fmt.Fprintf(w, "# stru comparison suite\n\n")
+	} else {
+		fmt.Fprintf(w, "# stru: sharing between processes\n\n")
+	}
 	fmt.Fprintf(w, "Command: `%s`\n\n", run.Command)
 	fmt.Fprintf(w, "Machine: %d CPUs (GOMAXPROCS %d), %s, %s memory, %s, Linux %s. "+
 		"Load average (1, 5, 15 min) at start %s, at end %s. Started %s, took %.0f s.\n\n",
@@ -126,8 +130,18 @@ func writeMarkdown(w io.Writer, run *runFile) {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(groups) > 0 {
+		writeColumns(w)
+	}
+	if run.PSS != nil {
+		writePSS(w, run.PSS)
+	}
+}
+
+// writeColumns explains the columns of the suite's tables.
+func writeColumns(w io.Writer) {
 	fmt.Fprintln(w, "Columns: *file B/key beyond keys* is (file bytes − key bytes) / keys; for Go map and sorted []string the file is the")
-	fmt.Fprintln(w, "text file they load (one newline per key). *open* is the median of up to -reps opens (one for loads over 2 s): a mapping")
+	fmt.Fprintln(w, "text file they load (one newline per key). *open* is the median of up to -reps opens back to back (one for loads over 2 s): a mapping")
 	fmt.Fprintln(w, "for stru, bbolt and vellum, a read-only DB open for Pebble, reading the file into the heap for the others. *heap after open*")
 	fmt.Fprintln(w, "is HeapAlloc after a GC with the system open minus before opening it (Pebble's block cache is allocated outside the Go heap).")
 	fmt.Fprintln(w, "ns columns are the measuring thread's CPU time per lookup (CLOCK_THREAD_CPUTIME_ID: time spent waiting for a CPU on this shared")
@@ -136,9 +150,6 @@ func writeMarkdown(w io.Writer, run *runFile) {
 	fmt.Fprintln(w, "shuffled except *hit-sorted*, which asks the hits in ascending order. *mixed* is 50% hits, 50% misses. *2 goroutines*")
 	fmt.Fprintln(w, "runs the mixed queries on two goroutines, one worker each. *× map* divides by the Go map's ns in the same table.")
 	fmt.Fprintln(w)
-	if run.PSS != nil {
-		writePSS(w, run.PSS)
-	}
 }
 
 // writeTargets checks the targets of issue 5, section 2, against the
