@@ -163,7 +163,15 @@ func TestHugeClaimsRejectedAtOpen(t *testing.T) {
 	if len(consistent) < 2 {
 		t.Fatalf("%d consistent claims measured, want several", len(consistent))
 	}
-	if slices.ContainsFunc(consistent, func(c cost) bool { return c != consistent[0] }) {
+	// A pooled buffer inside fmt, emptied by a garbage collection at the
+	// wrong moment, can cost one more allocation in one measurement: allow
+	// that much, far below anything sized by a claim of a million keys.
+	lo, hi := consistent[0], consistent[0]
+	for _, c := range consistent {
+		lo.fromBytes, hi.fromBytes = min(lo.fromBytes, c.fromBytes), max(hi.fromBytes, c.fromBytes)
+		lo.open, hi.open = min(lo.open, c.open), max(hi.open, c.open)
+	}
+	if hi.fromBytes-lo.fromBytes > 1 || hi.open-lo.open > 1 {
 		t.Errorf("allocations depend on the claimed size: %v", consistent)
 	}
 }
