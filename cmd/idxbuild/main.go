@@ -336,9 +336,10 @@ func (e withoutPrefix) Unwrap() error { return e.error }
 // context.
 const readCheckEvery = 4096
 
-// addFile adds the keys of the file name ("-" for stdin) to b. It returns
-// ctx's error once ctx is canceled.
-func addFile(ctx context.Context, cfg *config, b *builder.Builder, name string, stdin io.Reader, progress *progress) error {
+// scanFile calls each for every key of the file name ("-" for stdin), in
+// order, counting it in progress, and returns ctx's error once ctx is
+// canceled. display is the name to give in messages.
+func scanFile(ctx context.Context, cfg *config, name string, stdin io.Reader, progress *progress, each func(sc *keyio.Scanner, display string) error) error {
 	r, display := stdin, stdinName
 	if name != "-" {
 		f, err := os.Open(name)
@@ -355,6 +356,18 @@ func addFile(ctx context.Context, cfg *config, b *builder.Builder, name string, 
 				return err
 			}
 		}
+		if err := each(sc, display); err != nil {
+			return err
+		}
+		progress.add()
+	}
+	return sc.Err()
+}
+
+// addFile adds the keys of the file name ("-" for stdin) to b. It returns
+// ctx's error once ctx is canceled.
+func addFile(ctx context.Context, cfg *config, b *builder.Builder, name string, stdin io.Reader, progress *progress) error {
+	return scanFile(ctx, cfg, name, stdin, progress, func(sc *keyio.Scanner, display string) error {
 		// Add fails when writing a run fails; Scan has checked the length.
 		if err := cfg.temps.add(b.Add, sc.Bytes()); err != nil {
 			if errors.Is(err, errAbandoned) {
@@ -362,9 +375,8 @@ func addFile(ctx context.Context, cfg *config, b *builder.Builder, name string, 
 			}
 			return fmt.Errorf("%s:%d: %v", display, sc.Line(), withoutPrefix{err})
 		}
-		progress.add()
-	}
-	return sc.Err()
+		return nil
+	})
 }
 
 // A progress shows keys read and the rate on a terminal. Its methods do

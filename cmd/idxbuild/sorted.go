@@ -279,22 +279,7 @@ func (p position) String() string { return fmt.Sprintf("%s:%d", p.name, p.line) 
 // addSortedFile adds the keys of the file name ("-" for stdin) to w, and
 // keeps in prev where the last one came from.
 func addSortedFile(ctx context.Context, cfg *config, w *builder.SortedWriter, name string, stdin io.Reader, prev *position, progress *progress) error {
-	r, display := stdin, stdinName
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r, display = f, name
-	}
-	sc := keyio.NewScanner(r, display, cfg.nul)
-	for sc.Scan() {
-		if sc.Line()%readCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
+	return scanFile(ctx, cfg, name, stdin, progress, func(sc *keyio.Scanner, display string) error {
 		if err := cfg.temps.add(w.Add, sc.Bytes()); err != nil {
 			at := position{display, sc.Line()}
 			var oe *builder.OrderError
@@ -308,9 +293,8 @@ func addSortedFile(ctx context.Context, cfg *config, w *builder.SortedWriter, na
 			return fmt.Errorf("%v: %v", at, withoutPrefix{err})
 		}
 		*prev = position{display, sc.Line()}
-		progress.add()
-	}
-	return sc.Err()
+		return nil
+	})
 }
 
 // quote returns key quoted for a message, shortened past 64 bytes.
