@@ -3,18 +3,29 @@ package index
 import "encoding/binary"
 
 // batchSize is how many lookups FindBatch interleaves: enough independent
-// cache misses to keep the memory system busy, few enough that one stage's
-// loads fit the processor's out-of-order window.
-const batchSize = 16
+// cache misses to keep the memory system busy (a core tracks a few dozen
+// misses at once), few enough that one stage's loads all fit in the
+// processor's out-of-order window.
+const batchSize = 32
 
 // FindBatch sets present[i] to whether keys[i] is present, for every i below
 // len(keys); present must be at least as long as keys. It answers exactly as
-// Find does, but in groups of 16 keys and in stages — hash every key and
-// load its buckets' first slots; scan the buckets and load the table
-// entries of the candidate ordinals; load the candidate keys' bytes;
-// compare — so that the cache misses of different keys overlap instead of
-// following one another. Go has no prefetch instruction: the loads issued
-// early, whose values are used later, do the prefetching.
+// Find does, but for groups of 32 keys at a time, in stages:
+//
+//  1. hash every key, which reads only the keys;
+//  2. load the first slot of both buckets of every key;
+//  3. scan each key's buckets, now in cache, for a slot with its tag;
+//  4. load the offset and length table entries of every candidate;
+//  5. load the first and last byte of every candidate key;
+//  6. compare.
+//
+// Stages 2, 4 and 5 are short loops of independent loads: the cache misses
+// of all the keys of a group are in flight at once, so a group waits for
+// memory three times instead of three times per key. Go has no prefetch
+// instruction; the loads issued early, whose values are used later, do the
+// prefetching. Hashing is a stage of its own because a long computation
+// between two loads would fill the out-of-order window before the second
+// load could start.
 func (v *View) FindBatch(keys [][]byte, present []bool) {
 	present = present[:len(keys)]
 	for len(keys) > 0 {
@@ -27,44 +38,42 @@ func (v *View) FindBatch(keys [][]byte, present []bool) {
 // findGroup is FindBatch for at most batchSize keys.
 func (v *View) findGroup(keys [][]byte, present []bool) {
 	var (
-		hash       [batchSize]uint64
-		b1, b2     [batchSize]uint64
-		first      [batchSize]uint64 // first slots of b1 and b2, or-ed: loaded to start both misses
-		cand       [batchSize]uint64 // candidate ordinal + 1, or 0
-		start, n   [batchSize]uint64 // candidate's table entries
-		touched    uint64
-		nb         = uint64(len(v.buckets)) / BucketSize
-		candidates = 0
+		hash     [batchSize]uint64
+		b1, b2   [batchSize]uint64
+		cand     [batchSize]uint64 // candidate ordinal + 1, or 0
+		start, n [batchSize]uint64 // candidate's table entries
+		sink     uint64            // the loaded values, so that no load is optimized away
+		nb       = uint64(len(v.buckets)) / BucketSize
 	)
 	if nb == 0 { // the zero View
 		clear(present)
 		return
 	}
-	// Stage 1: hash, and load the first slot of both buckets.
+	keys = keys[:len(present)]
+	// Stage 1: hash.
 	for i, k := range keys {
-		h := Hash(v.k0, v.k1, k)
-		hash[i] = h
-		b1[i], b2[i] = bucketsIn(h, v.blocks, v.perBlock)
-		first[i] = binary.LittleEndian.Uint64(v.buckets[b1[i]*BucketSize:]) |
+		hash[i] = Hash(v.k0, v.k1, k)
+	}
+	// Stage 2: load the first slot of both buckets.
+	for i := range keys {
+		b1[i], b2[i] = bucketsIn(hash[i], v.blocks, v.perBlock)
+		sink += binary.LittleEndian.Uint64(v.buckets[b1[i]*BucketSize:]) +
 			binary.LittleEndian.Uint64(v.buckets[b2[i]*BucketSize:])
 	}
-	// Stage 2: scan the buckets (now in cache) for a slot with the key's
-	// tag, and load the candidate's offset and length.
+	// Stage 3: scan the buckets for a slot with the key's tag, as Find
+	// does: the second bucket only when the first is full.
+	candidates := 0
 	for i := range keys {
 		present[i] = false
-		cand[i] = 0
-		if first[i] == 0 {
-			continue // both buckets empty
-		}
 		tag := hash[i] & tagMask
 		ord, res := v.scanTag(b1[i], tag)
 		if res == full && b2[i] != b1[i] {
 			ord, res = v.scanTag(b2[i], tag)
 		}
+		cand[i] = 0
 		switch {
 		case res == found && ord < v.nkeys:
 			cand[i] = ord + 1
-			start[i], n[i] = v.entry(ord)
 			candidates++
 		case res == found:
 			// An ordinal past the end (a damaged file): Find goes on to
@@ -75,13 +84,20 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 	if candidates == 0 {
 		return
 	}
-	// Stage 3: load the first byte of each candidate key.
+	// Stage 4: load the candidates' offset and length entries.
 	for i := range keys {
-		if cand[i] != 0 && n[i] != 0 && start[i] < uint64(len(v.keys)) {
-			touched += uint64(v.keys[start[i]])
+		if cand[i] != 0 {
+			start[i], n[i] = v.entry(cand[i] - 1)
 		}
 	}
-	// Stage 4: compare. A candidate that is not the key (its tag matched
+	// Stage 5: load the first and last byte of each candidate key: a key of
+	// up to 64 bytes lies in at most two cache lines.
+	for i := range keys {
+		if end := start[i] + n[i]; cand[i] != 0 && n[i] != 0 && end <= uint64(len(v.keys)) && end > start[i] {
+			sink += uint64(v.keys[start[i]]) + uint64(v.keys[end-1])
+		}
+	}
+	// Stage 6: compare. A candidate that is not the key (its tag matched
 	// by chance: about 1 in 2^24 slots) sends the key to Find, which also
 	// tries any later slot with the same tag.
 	for i, k := range keys {
@@ -96,8 +112,8 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 		}
 		_, present[i] = v.FindHashed(k, hash[i])
 	}
-	if touched == 1<<63 { // never true; keeps stage 3's loads from being optimized away
-		present[0] = present[0] && touched != 0
+	if sink == 1<<63 { // almost never true; keeps the loads of stages 2 and 5
+		present[0] = present[0] || sink == 0
 	}
 }
 
