@@ -60,21 +60,13 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) err
 		return fmt.Errorf("stru: writing %s: %w", path, err)
 	}
 	return publishFile(ctx, fsys, path, func(f tempFile) error {
-		// Whole, aligned 2 MiB writes let the page cache hold the file
-		// in huge-page folios, which a reader can map with one page
-		// table entry each (reader/mmap_linux.go).
-		bw := bufio.NewWriterSize(f, hugePageChunk)
+		bw := bufio.NewWriterSize(f, 1<<20)
 		if _, err := b.write(ctx, p, bw); err != nil {
 			return err
 		}
 		return bw.Flush()
 	}, func() { b.setStats(p) })
 }
-
-// hugePageChunk is the size of the writes of WriteFile: a huge page on
-// x86-64 and arm64 Linux. Writes this size at offsets that are multiples
-// of it let the kernel's page cache hold the file in huge pages.
-const hugePageChunk = 2 << 20
 
 // publishFile does steps 2–7 of WriteFileContext: fill writes the index
 // into the temporary file (step 3), and renamed is called once the rename

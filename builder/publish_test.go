@@ -30,9 +30,8 @@ type recordingFS struct {
 	failWrite int    // with failOp "write": which write call fails, from 1
 	err       error  // the error the failing operation returns
 
-	before     func(op string) // if set, called before each operation
-	writes     int             // write calls so far
-	writeSizes []int           // the length of each write call
+	before func(op string) // if set, called before each operation
+	writes int             // write calls so far
 }
 
 // log appends op, marked with "!" if it fails, and reports whether it
@@ -93,7 +92,6 @@ type recordingFile struct {
 func (f *recordingFile) Write(p []byte) (int, error) {
 	fs := f.fs
 	fs.writes++
-	fs.writeSizes = append(fs.writeSizes, len(p))
 	if fs.log("write", fs.failOp == "write" && fs.writes == fs.failWrite) {
 		n, _ := f.File.Write(p[:len(p)/2])
 		return n, &os.PathError{Op: "write", Path: f.Name(), Err: fs.err}
@@ -203,8 +201,8 @@ func TestPublishOrder(t *testing.T) {
 		{failOp: "rename", err: syscall.EXDEV, wantOps: "create chmod write sync close rename! remove"},
 		{failOp: "syncdir", err: syscall.EIO, wantOps: "create chmod write sync close rename syncdir!", wantNew: true},
 	}
-	// 80,000 keys make a file of about 9 MB: several 2 MiB writes.
-	b := publishKeys(t, "new", 80_000)
+	// 40,000 keys make a file of about 4.4 MB: several 1 MiB writes.
+	b := publishKeys(t, "new", 40_000)
 	var want bytes.Buffer
 	if _, err := b.WriteTo(&want); err != nil {
 		t.Fatal(err)
@@ -235,8 +233,8 @@ func TestPublishOrder(t *testing.T) {
 			}
 			if tt.wantNew {
 				checkPublished(t, dir, path, want.Bytes(), "new")
-				if b.Stats().Keys != 80_000 {
-					t.Errorf("Stats after the rename describe %d keys, want 80000", b.Stats().Keys)
+				if b.Stats().Keys != 40_000 {
+					t.Errorf("Stats after the rename describe %d keys, want 40000", b.Stats().Keys)
 				}
 			} else {
 				checkPublished(t, dir, path, old, "old")
@@ -356,35 +354,5 @@ func TestWriteFileContextCanceledEverywhere(t *testing.T) {
 			t.Errorf("canceled at check %d, while writing: operations %q", n, ops)
 		}
 		checkPublished(t, dir, path, old, fmt.Sprintf("old (canceled at check %d)", n))
-	}
-}
-
-// TestWriteFileWritesHugePages checks that WriteFile writes the file in
-// whole 2 MiB chunks at offsets that are multiples of 2 MiB, all but the
-// last: what lets the page cache hold the file in huge pages for readers
-// (reader/mmap_linux.go).
-func TestWriteFileWritesHugePages(t *testing.T) {
-	_, path, _ := publishDir(t)
-	b := publishKeys(t, "new", 80_000)
-	fs := &recordingFS{}
-	if err := b.publish(context.Background(), fs, path); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Size() <= 2*hugePageChunk {
-		t.Fatalf("the file has %d bytes, want more than two chunks of %d", fi.Size(), hugePageChunk)
-	}
-	total := 0
-	for i, n := range fs.writeSizes {
-		if last := i == len(fs.writeSizes)-1; !last && n != hugePageChunk || last && n > hugePageChunk {
-			t.Errorf("write %d of %d at offset %d has %d bytes, want %d", i+1, len(fs.writeSizes), total, n, hugePageChunk)
-		}
-		total += n
-	}
-	if int64(total) != fi.Size() {
-		t.Errorf("writes total %d bytes, the file has %d", total, fi.Size())
 	}
 }

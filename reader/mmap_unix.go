@@ -27,12 +27,14 @@ func mapFile(f *os.File, size int64) ([]byte, *mapping, error) {
 	if size < 0 || size != int64(int(size)) {
 		return nil, nil, fmt.Errorf("stru: %s: file of %d bytes is too large to map", f.Name(), size)
 	}
-	addr, err := mapShared(int(f.Fd()), uintptr(size))
+	addr, err := unix.MmapPtr(int(f.Fd()), 0, nil, uintptr(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, nil, fmt.Errorf("stru: mapping %s: %w", f.Name(), err)
 	}
 	data := unsafe.Slice((*byte)(addr), int(size))
-	advise(data)
+	// Lookups touch a few scattered cache lines: read-ahead would only
+	// fetch pages nobody asked for. Advice is a hint; failure is harmless.
+	_ = unix.Madvise(data, unix.MADV_RANDOM)
 	return data, &mapping{addr: addr, size: uintptr(size)}, nil
 }
 
