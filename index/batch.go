@@ -1,31 +1,39 @@
 package index
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unsafe"
+)
 
-// batchSize is how many lookups FindBatch interleaves: enough independent
-// cache misses to keep the memory system busy (a core tracks a few dozen
-// misses at once), few enough that one stage's loads all fit in the
-// processor's out-of-order window.
+// batchSize is how many lookups FindBatch interleaves: enough that a
+// stage's work on the later keys of a group covers most of the memory
+// latency of the prefetches it issued for the first ones, and at most 256,
+// so that a key's index in a group fits the uint8 lists of findGroup.
 const batchSize = 64
 
 // FindBatch sets present[i] to whether keys[i] is present, for every i below
 // len(keys); present must be at least as long as keys. It answers exactly as
 // Find does, but for groups of 64 keys at a time, in stages:
 //
-//  1. hash every key, which reads only the keys, and compute its buckets;
-//  2. load the first slot of both buckets of every key;
-//  3. scan each key's buckets, now in cache, for a slot with its tag;
-//  4. load the offset and length table entries of every candidate;
-//  5. load the first and last byte of every candidate key;
-//  6. compare.
+//  1. hash every key and prefetch its first bucket;
+//  2. scan each key's first bucket for a slot with its tag; prefetch the
+//     offset table entry of each candidate found, and the second bucket of
+//     each key whose first is full without its tag;
+//  3. scan those second buckets, and prefetch the candidates' offset
+//     table entries;
+//  4. read each candidate's span in the key data, and prefetch the first
+//     and last byte of the key (a key of up to 64 bytes lies in at most
+//     two cache lines);
+//  5. compare.
 //
-// Stages 2, 4 and 5 are short loops of independent loads: the cache misses
-// of all the keys of a group are in flight at once, so a group waits for
-// memory three times instead of three times per key. Go has no prefetch
-// instruction; the loads issued early, whose values are used later, do the
-// prefetching. Hashing is a stage of its own because a long computation
-// between two loads would fill the out-of-order window before the second
-// load could start.
+// A single Find waits for memory once per cache miss, and the next lookup
+// cannot start meanwhile: the hash's instructions fill the processor's
+// out-of-order window. A prefetch does not hold up the instructions after
+// it, so here the cache misses of a stage travel while the stage goes on
+// with the next keys, and a group waits for memory about once per stage
+// rather than once per key and stage. FindBatch reads a second bucket only
+// when it is needed: unlike a single lookup, a batch is bounded by the
+// number of cache misses, not by their order.
 func (v *View) FindBatch(keys [][]byte, present []bool) {
 	present = present[:len(keys)]
 	for len(keys) > 0 {
@@ -38,79 +46,80 @@ func (v *View) FindBatch(keys [][]byte, present []bool) {
 // findGroup is FindBatch for at most batchSize keys.
 func (v *View) findGroup(keys [][]byte, present []bool) {
 	var (
-		hash     [batchSize]uint64
-		b1, b2   [batchSize]uint64
-		cand     [batchSize]uint8  // the keys with a candidate slot, by index in keys
-		ord      [batchSize]uint64 // each candidate's ordinal
-		start, n [batchSize]uint64 // each candidate's table entries
-		sink     uint64            // the loaded values, so that no load is optimized away
-		nb       = uint64(len(v.buckets)) / BucketSize
+		hash       [batchSize]uint64
+		b1, b2     [batchSize]uint64
+		second     [batchSize]uint8  // the keys whose first bucket is full, by index in keys
+		cand       [batchSize]uint8  // the keys with a candidate slot, by index in keys
+		ord        [batchSize]uint64 // each candidate's ordinal
+		start, end [batchSize]uint64 // each candidate's span in the key data
+		nb         = uint64(len(v.buckets)) / BucketSize
 	)
 	if nb == 0 { // the zero View
 		clear(present)
 		return
 	}
 	keys = keys[:len(present)]
-	// Stage 1: hash, and compute the buckets.
+	buckets, offsets, keyData := v.buckets, v.offsets, v.keys
+	width := uint64(v.offsetWidth)
+	// Stage 1: hash, and prefetch the first bucket.
 	for i, k := range keys {
 		h := Hash(v.k0, v.k1, k)
 		hash[i] = h
 		b1[i], b2[i] = bucketsIn(h, v.blocks, v.perBlock)
+		prefetch(unsafe.Pointer(&buckets[b1[i]*BucketSize]))
 	}
-	// Stage 2: load the first slot of both buckets.
-	for i := range keys {
-		sink += binary.LittleEndian.Uint64(v.buckets[b1[i]*BucketSize:]) +
-			binary.LittleEndian.Uint64(v.buckets[b2[i]*BucketSize:])
-	}
-	// Stage 3: scan the buckets for a slot with the key's tag, as Find
-	// does: the second bucket only when the first is full. The keys with
-	// a candidate are listed in cand, so that the later stages loop over
-	// them without a branch on each key.
-	candidates := 0
-	for i := range keys {
-		present[i] = false
-		tag := hash[i] & tagMask
-		o, res := v.scanTag(b1[i], tag)
-		if res == full && b2[i] != b1[i] {
-			o, res = v.scanTag(b2[i], tag)
-		}
+	// Stage 2: scan the first bucket for a slot with the key's tag, as Find
+	// does. The keys with a candidate are listed in cand, and those that
+	// must go on to their second bucket in second.
+	candidates, seconds := 0, 0
+	addCandidate := func(i int, o uint64, res scanResult) {
 		switch {
 		case res == found && o < v.nkeys:
 			cand[candidates], ord[candidates] = uint8(i), o
 			candidates++
+			prefetch(unsafe.Pointer(&offsets[o*width]))
 		case res == found:
 			// An ordinal past the end (a damaged file): Find goes on to
 			// later slots with the same tag, and so must the answer.
 			_, present[i] = v.FindHashed(keys[i], hash[i])
 		}
 	}
-	// Stage 4: load the candidates' offset and length entries.
-	for c := range candidates {
-		start[c], n[c] = v.entry(ord[c])
+	for i := range keys {
+		present[i] = false
+		o, res := v.scanTag(b1[i], hash[i]&tagMask)
+		if res == full && b2[i] != b1[i] {
+			second[seconds] = uint8(i)
+			seconds++
+			prefetch(unsafe.Pointer(&buckets[b2[i]*BucketSize]))
+			continue
+		}
+		addCandidate(i, o, res)
 	}
-	// Stage 5: load the first and last byte of each candidate key: a key of
-	// up to 64 bytes lies in at most two cache lines.
+	// Stage 3: scan the second buckets that are needed.
+	for _, i := range second[:seconds] {
+		o, res := v.scanTag(b2[i], hash[i]&tagMask)
+		addCandidate(int(i), o, res)
+	}
+	// Stage 4: read the candidates' spans, and prefetch their keys.
 	for c := range candidates {
-		if end := start[c] + n[c]; n[c] != 0 && end <= uint64(len(v.keys)) && end > start[c] {
-			sink += uint64(v.keys[start[c]]) + uint64(v.keys[end-1])
+		start[c], end[c] = v.span(ord[c])
+		if end[c] <= uint64(len(keyData)) && end[c] > start[c] {
+			prefetch(unsafe.Pointer(&keyData[start[c]]))
+			prefetch(unsafe.Pointer(&keyData[end[c]-1]))
 		}
 	}
-	// Stage 6: compare. A candidate that is not the key (its tag matched
+	// Stage 5: compare. A candidate that is not the key (its tag matched
 	// by chance: about 1 in 2^24 slots) sends the key to Find, which also
 	// tries any later slot with the same tag.
 	for c := range candidates {
 		i := cand[c]
 		k := keys[i]
-		end := start[c] + n[c]
-		if n[c] == uint64(len(k)) && end <= uint64(len(v.keys)) && end >= start[c] &&
-			string(v.keys[start[c]:end]) == string(k) {
+		if end[c]-start[c] == uint64(len(k)) && end[c] <= uint64(len(keyData)) && end[c] >= start[c] &&
+			string(keyData[start[c]:end[c]]) == string(k) {
 			present[i] = true
 			continue
 		}
 		_, present[i] = v.FindHashed(k, hash[i])
-	}
-	if sink == 1<<63 { // almost never true; keeps the loads of stages 2 and 5
-		present[0] = present[0] || sink == 0
 	}
 }
 

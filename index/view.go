@@ -122,12 +122,34 @@ func (v *View) keyIs(ord uint64, key []byte) bool {
 	if ord >= v.nkeys {
 		return false
 	}
-	start, n := v.entry(ord)
-	end := start + n
-	if n != uint64(len(key)) || end > uint64(len(v.keys)) || end < start {
+	start, end := v.span(ord)
+	if end-start != uint64(len(key)) || end > uint64(len(v.keys)) || end < start {
 		return false
 	}
 	return string(v.keys[start:end]) == string(key)
+}
+
+// span returns where the key with ordinal ord, which must be below Len,
+// lies in the key data: from its offset table entry to the next key's, or
+// to the end of the key data for the last key. In a valid file that is the
+// offset plus the length table entry (format.md §5); the lookups read it
+// this way because the two offsets usually share a cache line, while the
+// length table entry would be one more cache miss. In a damaged file the
+// span may be anything; callers check it against the key data.
+func (v *View) span(ord uint64) (start, end uint64) {
+	end = uint64(len(v.keys))
+	if v.offsetWidth == 4 {
+		start = uint64(binary.LittleEndian.Uint32(v.offsets[ord*4:]))
+		if ord+1 < v.nkeys {
+			end = uint64(binary.LittleEndian.Uint32(v.offsets[ord*4+4:]))
+		}
+	} else {
+		start = binary.LittleEndian.Uint64(v.offsets[ord*8:])
+		if ord+1 < v.nkeys {
+			end = binary.LittleEndian.Uint64(v.offsets[ord*8+8:])
+		}
+	}
+	return start, end
 }
 
 // entry returns the offset table and length table entries of ordinal ord,
@@ -153,8 +175,7 @@ func (v *View) Key(ord uint64) ([]byte, bool) {
 	if ord >= v.nkeys {
 		return nil, false
 	}
-	start, n := v.entry(ord)
-	end := start + n
+	start, end := v.span(ord)
 	if end > uint64(len(v.keys)) || end < start {
 		return nil, false
 	}
