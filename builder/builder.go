@@ -133,7 +133,9 @@ type Stats struct {
 	Partitions   int           // ranges of blocks placed one at a time from temporary files; 0 if the table fit in memory
 }
 
-// OverheadPerKey returns the file bytes per key beyond the key bytes.
+// OverheadPerKey returns the file bytes per key beyond the key bytes. For a
+// file with no keys, where there is nothing to divide by, it returns the
+// file's size: all of it is overhead.
 func (s Stats) OverheadPerKey() float64 {
 	if s.Keys == 0 {
 		return float64(s.FileBytes)
