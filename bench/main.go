@@ -9,6 +9,8 @@
 //	go run . -quick                  a smoke run on small sets
 //	go run . pss [flags]             shared memory of 4 processes (section 4)
 //	go run . report FILE.json...     rewrite FILE.md from a result file
+//	go run . readme                  rewrite README.md's block generated from
+//	                                 results/suite-random.json
 //
 // It lives in its own module so that the systems it compares never enter
 // the go.mod of stru itself.
@@ -36,6 +38,8 @@ func main() {
 			os.Exit(pssChildMain(os.Args[2:]))
 		case "report":
 			os.Exit(reportMain(os.Args[2:]))
+		case "readme":
+			os.Exit(readmeMain(os.Args[2:]))
 		}
 	}
 	os.Exit(suiteMain(os.Args[1:]))
