@@ -11,6 +11,9 @@ import (
 // so that a key's index in a group fits the uint8 lists of findGroup.
 const batchSize = 64
 
+// A batchSize over 256 would not compile: a negative array length.
+var _ [256 - batchSize]struct{}
+
 // FindBatch sets present[i] to whether keys[i] is present, for every i below
 // len(keys); present must be at least as long as keys. It answers exactly as
 // Find does, but for groups of 64 keys at a time, in stages:
