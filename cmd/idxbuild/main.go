@@ -317,12 +317,17 @@ func build(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer, 
 	if err != nil {
 		return withoutPrefix{err}
 	}
+	printSummary(stderr, cfg, b.Stats(), start)
+	return nil
+}
+
+// printSummary prints, unless cfg.quiet, the one line idxbuild ends with
+// when it has written cfg.out, started at start.
+func printSummary(stderr io.Writer, cfg *config, s builder.Stats, start time.Time) {
 	if !cfg.quiet {
-		s := b.Stats()
 		fmt.Fprintf(stderr, "idxbuild: wrote %s: %d keys (%d duplicates dropped), %d bytes, %.1f bytes/key overhead, %.2f s\n",
 			cfg.out, s.Keys, s.Duplicates, s.FileBytes, s.OverheadPerKey(), time.Since(start).Seconds())
 	}
-	return nil
 }
 
 // withoutPrefix is an error of package builder without the "stru: " its

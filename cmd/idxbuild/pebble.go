@@ -139,10 +139,7 @@ func buildPebble(ctx context.Context, cfg *config, stderr io.Writer, startWritin
 		}
 		return reworded{msg, err}
 	}
-	if !cfg.quiet {
-		fmt.Fprintf(stderr, "idxbuild: wrote %s: %d keys (%d duplicates dropped), %d bytes, %.1f bytes/key overhead, %.2f s\n",
-			cfg.out, stats.Keys, stats.Duplicates, stats.FileBytes, stats.OverheadPerKey(), time.Since(start).Seconds())
-	}
+	printSummary(stderr, cfg, stats, start)
 	return nil
 }
 

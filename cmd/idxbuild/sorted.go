@@ -222,11 +222,7 @@ func buildSorted(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Wr
 	if err != nil {
 		return withoutPrefix{err}
 	}
-	if !cfg.quiet {
-		s := w.Stats()
-		fmt.Fprintf(stderr, "idxbuild: wrote %s: %d keys (%d duplicates dropped), %d bytes, %.1f bytes/key overhead, %.2f s\n",
-			cfg.out, s.Keys, s.Duplicates, s.FileBytes, s.OverheadPerKey(), time.Since(start).Seconds())
-	}
+	printSummary(stderr, cfg, w.Stats(), start)
 	return nil
 }
 
