@@ -187,9 +187,10 @@ const (
 // as the writer at the other end is silent; since nothing is on disk
 // before the writing starts but the temporary files cfg.temps holds
 // (runs of a large input, the stream of --sorted), which abandon
-// removes, idxbuild can then stop at once, leaving build waiting. Once writing has started, buildInterruptible waits for
-// build, which notices the cancellation within one chunk of writing and
-// removes its temporary file.
+// removes, idxbuild can then stop at once, leaving build waiting. Once
+// writing has started, buildInterruptible waits for build, which notices
+// the cancellation within one chunk of writing and removes its temporary
+// file.
 func buildInterruptible(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer) error {
 	var phase atomic.Int32 // reading, writing or abandoned
 	done := make(chan error, 1)
@@ -337,7 +338,7 @@ type withoutPrefix struct{ error }
 func (e withoutPrefix) Error() string { return strings.TrimPrefix(e.error.Error(), "stru: ") }
 func (e withoutPrefix) Unwrap() error { return e.error }
 
-// readCheckEvery is how many keys addFile reads between two checks of its
+// readCheckEvery is how many keys scanFile reads between two checks of its
 // context.
 const readCheckEvery = 4096
 

@@ -195,7 +195,7 @@ func buildSorted(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Wr
 	}
 	// Regular files can be read twice: counting their keys first lets
 	// the key data stream straight into OUT's temporary file.
-	keys, keyBytes, maxLen, ok, err := countKeys(ctx, files, cfg.nul)
+	keys, keyBytes, maxLen, ok, err := countKeys(ctx, cfg, files)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func buildSorted(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Wr
 // as they will be read, and reports true, if every input is a regular file;
 // it reports false at once otherwise (standard input, a pipe: what can be
 // read only once).
-func countKeys(ctx context.Context, files []string, nul bool) (keys, keyBytes uint64, maxLen uint32, ok bool, err error) {
+func countKeys(ctx context.Context, cfg *config, files []string) (keys, keyBytes uint64, maxLen uint32, ok bool, err error) {
 	for _, name := range files {
 		if name == "-" {
 			return 0, 0, 0, false, nil
@@ -240,24 +240,13 @@ func countKeys(ctx context.Context, files []string, nul bool) (keys, keyBytes ui
 		}
 	}
 	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return 0, 0, 0, false, err
-		}
-		sc := keyio.NewScanner(f, name, nul)
-		for sc.Scan() {
-			if sc.Line()%readCheckEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					f.Close()
-					return 0, 0, 0, false, err
-				}
-			}
+		err := scanFile(ctx, cfg, name, nil, &progress{}, func(sc *keyio.Scanner, _ string) error {
 			keys++
 			keyBytes += uint64(len(sc.Bytes()))
 			maxLen = max(maxLen, uint32(len(sc.Bytes())))
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return 0, 0, 0, false, err
 		}
 	}
