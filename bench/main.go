@@ -165,14 +165,9 @@ func reportMain(args []string) int {
 		return 2
 	}
 	for _, path := range args {
-		js, err := os.ReadFile(path)
+		run, err := readRun(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench report:", err)
-			return 1
-		}
-		var run runFile
-		if err := json.Unmarshal(js, &run); err != nil {
-			fmt.Fprintf(os.Stderr, "bench report: %s: %v\n", path, err)
 			return 1
 		}
 		f, err := os.Create(strings.TrimSuffix(path, ".json") + ".md")
@@ -180,13 +175,26 @@ func reportMain(args []string) int {
 			fmt.Fprintln(os.Stderr, "bench report:", err)
 			return 1
 		}
-		writeMarkdown(f, &run)
+		writeMarkdown(f, run)
 		if err := f.Close(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench report:", err)
 			return 1
 		}
 	}
 	return 0
+}
+
+// readRun reads the result file at path.
+func readRun(path string) (*runFile, error) {
+	js, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var run runFile
+	if err := json.Unmarshal(js, &run); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return &run, nil
 }
 
 // writeRun writes run as DIR/BASE.json and DIR/BASE.md.

@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,18 +15,14 @@ import (
 	"strings"
 )
 
-// readmeBegin and readmeEnd mark the generated block; source is the result
-// file's path relative to the repository root.
-func readmeBegin(source string) string {
-	return fmt.Sprintf("<!-- begin: generated from %s by `cd bench && go run . readme`; do not edit -->", source)
-}
-
-func readmeEnd(source string) string {
-	return fmt.Sprintf("<!-- end: generated from %s -->", source)
-}
-
-// readmeSource is the result file the README's block is generated from.
-const readmeSource = "bench/results/suite-random.json"
+// readmeSource is the result file the README's block is generated from,
+// relative to the repository root; readmeBegin and readmeEnd are the
+// lines around the block.
+const (
+	readmeSource = "bench/results/suite-random.json"
+	readmeBegin  = "<!-- begin: generated from " + readmeSource + " by `cd bench && go run . readme`; do not edit -->"
+	readmeEnd    = "<!-- end: generated from " + readmeSource + " -->"
+)
 
 // readmeMain rewrites the generated block of README.md from the result file.
 func readmeMain(args []string) int {
@@ -59,17 +54,13 @@ func updateReadme(root string) error {
 // renderReadme returns readme with its generated block made afresh from
 // root/readmeSource.
 func renderReadme(root string, readme []byte) ([]byte, error) {
-	js, err := os.ReadFile(filepath.Join(root, readmeSource))
+	run, err := readRun(filepath.Join(root, readmeSource))
 	if err != nil {
 		return nil, err
 	}
-	var run runFile
-	if err := json.Unmarshal(js, &run); err != nil {
-		return nil, fmt.Errorf("%s: %v", readmeSource, err)
-	}
 	var block bytes.Buffer
-	writeReadmeBlock(&block, &run, readmeSource)
-	return replaceBlock(readme, readmeBegin(readmeSource), readmeEnd(readmeSource), block.Bytes())
+	writeReadmeBlock(&block, run, readmeSource)
+	return replaceBlock(readme, readmeBegin, readmeEnd, block.Bytes())
 }
 
 // replaceBlock replaces the lines strictly between the line begin and the
