@@ -66,3 +66,37 @@ func TestReplaceBlock(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAcrossSizes checks the row that judges stru's open and heap
+// after open across the sizes of a dataset.
+func TestOpenAcrossSizes(t *testing.T) {
+	group := func(keys int, open float64, heap int64) []*result {
+		return []*result{{System: "stru", Dataset: "random", Keys: keys, OpenMedian: open, HeapBytes: heap}}
+	}
+	tests := []struct {
+		name   string
+		groups [][]*result
+		want   string // the verdict, or "" for no row
+	}{
+		{"same heap, fast opens", [][]*result{group(1e5, 20e-6, 808), group(1e7, 30e-6, 808)}, "| yes |"},
+		{"heap grows with the keys", [][]*result{group(1e5, 20e-6, 808), group(1e7, 30e-6, 808+8192)}, "| **no** |"},
+		{"a slow open", [][]*result{group(1e5, 20e-6, 808), group(1e7, 60e-6, 808)}, "| **no** |"},
+		{"one size only", [][]*result{group(1e5, 20e-6, 808)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			writeOpenAcrossSizes(&b, tt.groups)
+			got := b.String()
+			if tt.want == "" {
+				if got != "" {
+					t.Errorf("wrote %q, want no row", got)
+				}
+				return
+			}
+			if !strings.HasSuffix(strings.TrimSpace(got), strings.TrimSpace(tt.want)) || strings.Count(got, "\n") != 1 {
+				t.Errorf("wrote %q, want one row ending in %q", got, tt.want)
+			}
+		})
+	}
+}
