@@ -117,8 +117,7 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 	for c := range candidates {
 		i := cand[c]
 		k := keys[i]
-		if end[c]-start[c] == uint64(len(k)) && end[c] <= uint64(len(keyData)) && end[c] >= start[c] &&
-			string(keyData[start[c]:end[c]]) == string(k) {
+		if v.keyAt(start[c], end[c], k) {
 			present[i] = true
 			continue
 		}

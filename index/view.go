@@ -123,6 +123,12 @@ func (v *View) keyIs(ord uint64, key []byte) bool {
 		return false
 	}
 	start, end := v.span(ord)
+	return v.keyAt(start, end, key)
+}
+
+// keyAt reports whether the bytes [start, end) of the key data are key. A
+// span outside the key data (a damaged file) gives false.
+func (v *View) keyAt(start, end uint64, key []byte) bool {
 	if end-start != uint64(len(key)) || end > uint64(len(v.keys)) || end < start {
 		return false
 	}
