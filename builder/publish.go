@@ -122,11 +122,12 @@ func (p *pending) abort() {
 func (p *pending) commit(ctx context.Context, renamed func()) (err error) {
 	closed, moved := false, false
 	defer func() {
-		if err != nil && !moved {
-			if !closed {
-				p.f.Close()
-			}
+		switch {
+		case err == nil || moved:
+		case closed:
 			p.fsys.Remove(p.tmp)
+		default:
+			p.abort()
 		}
 	}()
 	if err = ctx.Err(); err != nil {
