@@ -309,7 +309,7 @@ type crashRun struct {
 func (f *crashFixture) runAndSignal(t *testing.T, d delay, sig syscall.Signal) crashRun {
 	t.Helper()
 	cmd := exec.Command(idxbuild, "-q", "--seed", crashSeed, "-o", f.out, f.newInput)
-	cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
+	cmd.Env = raceExitEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -459,21 +459,8 @@ func TestSignalWhileReading(t *testing.T) {
 				if existing {
 					writeFile(t, dir, "out.stru", old)
 				}
-				pr, pw, err := os.Pipe()
-				if err != nil {
-					t.Fatal(err)
-				}
+				cmd, pw, stderr, done := startPiped(t, idxbuild, "-o", out)
 				defer pw.Close()
-				cmd := exec.Command(idxbuild, "-o", out)
-				cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
-				var stderr bytes.Buffer
-				cmd.Stdin, cmd.Stderr = pr, &stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				pr.Close()
-				done := make(chan error, 1)
-				go func() { done <- cmd.Wait() }()
 				// Once idxbuild has taken 1 MiB of keys, far more than a
 				// pipe holds, it is reading, and so listening for signals.
 				if _, err := pw.Write(bytes.Repeat([]byte("key\n"), 1<<18)); err != nil {
@@ -523,7 +510,7 @@ type queryProcess struct {
 func startQuery(t *testing.T, path string) *queryProcess {
 	t.Helper()
 	q := &queryProcess{cmd: exec.Command(idxquery, path)}
-	q.cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
+	q.cmd.Env = raceExitEnv()
 	q.cmd.Stderr = &q.stderr
 	in, err := q.cmd.StdinPipe()
 	if err != nil {
@@ -683,4 +670,34 @@ func countEqual(got, want []string) int {
 		}
 	}
 	return n
+}
+
+// raceExitEnv is the environment for a test's child process: with -race,
+// the race detector's exit delay (1 s by default) cut to 10 ms, so that
+// the time a signaled child takes to exit is its own.
+func raceExitEnv() []string {
+	return append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
+}
+
+// startPiped starts the program bin with args and a pipe for standard
+// input, and returns the command, the pipe's writing end, the buffer
+// collecting standard error and a channel that receives Wait's result.
+func startPiped(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stdin *os.File, stderr *bytes.Buffer, done <-chan error) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(bin, args...)
+	cmd.Env = raceExitEnv()
+	stderr = new(bytes.Buffer)
+	cmd.Stdin, cmd.Stderr = pr, stderr
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		t.Fatal(err)
+	}
+	pr.Close()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	return cmd, pw, stderr, waited
 }

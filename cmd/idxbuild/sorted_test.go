@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -284,25 +283,12 @@ func TestSignalWhileReadingCleansUp(t *testing.T) {
 		t.Run(fmt.Sprintf("sorted %v", sorted), func(t *testing.T) {
 			outDir, tmp := t.TempDir(), t.TempDir()
 			out := filepath.Join(outDir, "out.stru")
-			pr, pw, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pw.Close()
 			args := []string{"--mem", "64KiB", "--tmp-dir", tmp, "-o", out}
 			if sorted {
 				args = append(args, "--sorted")
 			}
-			cmd := exec.Command(idxbuild, args...)
-			cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
-			var stderr bytes.Buffer
-			cmd.Stdin, cmd.Stderr = pr, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pr.Close()
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			cmd, pw, stderr, done := startPiped(t, idxbuild, args...)
+			defer pw.Close()
 			// 2 MiB of distinct keys, in order: far more than a pipe
 			// holds, so idxbuild has read most of them and spilled runs.
 			var keys bytes.Buffer
