@@ -671,33 +671,3 @@ func countEqual(got, want []string) int {
 	}
 	return n
 }
-
-// raceExitEnv is the environment for a test's child process: with -race,
-// the race detector's exit delay (1 s by default) cut to 10 ms, so that
-// the time a signaled child takes to exit is its own.
-func raceExitEnv() []string {
-	return append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=10"))
-}
-
-// startPiped starts the program bin with args and a pipe for standard
-// input, and returns the command, the pipe's writing end, the buffer
-// collecting standard error and a channel that receives Wait's result.
-func startPiped(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stdin *os.File, stderr *bytes.Buffer, done <-chan error) {
-	t.Helper()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd = exec.Command(bin, args...)
-	cmd.Env = raceExitEnv()
-	stderr = new(bytes.Buffer)
-	cmd.Stdin, cmd.Stderr = pr, stderr
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		t.Fatal(err)
-	}
-	pr.Close()
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	return cmd, pw, stderr, waited
-}
