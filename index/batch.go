@@ -18,7 +18,8 @@ var _ [256 - batchSize]struct{}
 // len(keys); present must be at least as long as keys. It answers exactly as
 // Find does, but for groups of 64 keys at a time, in stages:
 //
-//  1. hash every key and prefetch its first bucket;
+//  1. hash every key, eight at a time where the processor has AVX-512
+//     (hashLanes); then prefetch each key's first bucket;
 //  2. scan each key's first bucket for a slot with its tag; prefetch the
 //     offset table entry of each candidate found, and the second bucket of
 //     each key whose first is full without its tag;
@@ -36,7 +37,8 @@ var _ [256 - batchSize]struct{}
 // with the next keys, and a group waits for memory about once per stage
 // rather than once per key and stage. FindBatch reads a second bucket only
 // when it is needed: unlike a single lookup, a batch is bounded by the
-// number of cache misses, not by their order.
+// number of cache misses, not by their order. What is left is mostly
+// hashing, which eight lanes side by side do in about half the time.
 func (v *View) FindBatch(keys [][]byte, present []bool) {
 	present = present[:len(keys)]
 	for len(keys) > 0 {
@@ -65,10 +67,9 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 	buckets, offsets, keyData := v.buckets, v.offsets, v.keys
 	width := uint64(v.offsetWidth)
 	// Stage 1: hash, and prefetch the first bucket.
-	for i, k := range keys {
-		h := Hash(v.k0, v.k1, k)
-		hash[i] = h
-		b1[i], b2[i] = bucketsIn(h, v.blocks, v.perBlock)
+	hashLanes(v.k0, v.k1, keys, hash[:len(keys)])
+	for i := range keys {
+		b1[i], b2[i] = bucketsIn(hash[i], v.blocks, v.perBlock)
 		prefetch(unsafe.Pointer(&buckets[b1[i]*BucketSize]))
 	}
 	// Stage 2: scan the first bucket for a slot with the key's tag, as Find
