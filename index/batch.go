@@ -37,8 +37,10 @@ var _ [256 - batchSize]struct{}
 // with the next keys, and a group waits for memory about once per stage
 // rather than once per key and stage. FindBatch reads a second bucket only
 // when it is needed: unlike a single lookup, a batch is bounded by the
-// number of cache misses, not by their order. What is left is mostly
-// hashing, which eight lanes side by side do in about half the time.
+// number of cache misses, not by their order. Hashing the keys one at a
+// time would take about as long as all those cache misses; where the
+// processor can, hashLanes hashes eight side by side in about half the
+// time.
 func (v *View) FindBatch(keys [][]byte, present []bool) {
 	present = present[:len(keys)]
 	for len(keys) > 0 {
