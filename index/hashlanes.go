@@ -14,16 +14,7 @@ package index
 // len(keys); hashes must be at least as long as keys.
 func hashLanes(k0, k1 uint64, keys [][]byte, hashes []uint64) {
 	hashes = hashes[:len(keys)]
-	i := 0
-	if useLanes {
-		for ; i+lanes <= len(keys); i += lanes {
-			hash8(k0, k1, (*[lanes][]byte)(keys[i:i+lanes]), (*[lanes]uint64)(hashes[i:i+lanes]))
-		}
-	}
-	for ; i < len(keys); i++ {
+	for i := hashGroups(k0, k1, keys, hashes); i < len(keys); i++ {
 		hashes[i] = Hash(k0, k1, keys[i])
 	}
 }
-
-// lanes is how many keys hash8 hashes at once.
-const lanes = 8

@@ -6,13 +6,30 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// useLanes says whether hashLanes runs hash8's vector code. Tests turn it
-// off to check the other path.
+// useLanes says whether hashGroups runs sipHash8's vector code. Tests turn
+// it off to check the other path.
 var useLanes = laneCodeAvailable()
 
 // laneCodeAvailable reports whether the processor and the operating system
 // support AVX-512F, which hash8's assembly needs.
 func laneCodeAvailable() bool { return cpu.X86.HasAVX512F }
+
+// lanes is how many keys sipHash8 hashes at once.
+const lanes = 8
+
+// hashGroups sets hashes[i] to Hash(k0, k1, keys[i]) for the keys of every
+// whole group of eight, when useLanes is set, and returns how many keys it
+// hashed: len(keys) rounded down to a multiple of eight, or 0.
+func hashGroups(k0, k1 uint64, keys [][]byte, hashes []uint64) int {
+	if !useLanes {
+		return 0
+	}
+	n := len(keys) / lanes * lanes
+	for i := 0; i < n; i += lanes {
+		hash8(k0, k1, (*[lanes][]byte)(keys[i:i+lanes]), (*[lanes]uint64)(hashes[i:i+lanes]))
+	}
+	return n
+}
 
 // hash8 sets out[i] to Hash(k0, k1, keys[i]) for each of the eight keys.
 func hash8(k0, k1 uint64, keys *[lanes][]byte, out *[lanes]uint64) {
