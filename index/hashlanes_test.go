@@ -8,19 +8,25 @@ import (
 	"github.com/stru-index/stru/index"
 )
 
-// lanePaths runs test once with HashLanes's vector code and once without,
-// skipping the first on a machine that lacks it.
-func lanePaths(t *testing.T, test func(t *testing.T)) {
+// vectorPaths runs test once with a vector code path turned on and once
+// with it off, through set (index.SetLanes or index.SetProbe), skipping the
+// first on a machine that lacks the code. lacking says what runs instead.
+func vectorPaths(t *testing.T, set func(on bool) (bool, func()), lacking string, test func(t *testing.T)) {
 	for _, vector := range []bool{true, false} {
 		t.Run(fmt.Sprintf("vector=%v", vector), func(t *testing.T) {
-			available, restore := index.SetLanes(vector)
+			available, restore := set(vector)
 			defer restore()
 			if vector && !available {
-				t.Skip("this machine lacks AVX-512F: hashLanes hashes one key at a time")
+				t.Skip(lacking)
 			}
 			test(t)
 		})
 	}
+}
+
+// lanePaths runs test with and without HashLanes's vector code.
+func lanePaths(t *testing.T, test func(t *testing.T)) {
+	vectorPaths(t, index.SetLanes, "this machine lacks AVX-512F: hashLanes hashes one key at a time", test)
 }
 
 // checkLanes checks HashLanes against Hash on keys.

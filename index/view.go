@@ -69,10 +69,14 @@ const (
 	full                     // the bucket is full and the key is not in it
 )
 
-// Find returns the ordinal of key, and whether it is present. It reads the
-// key's first bucket and, only if that bucket is full, its second
-// (format.md §4).
+// Find returns the ordinal of key, and whether it is present. It looks for
+// the key in its first bucket and, only if that bucket is full, in its
+// second (format.md §4). Where the processor has AVX-512 it hashes and
+// scans in vector registers (probe.go), with the same answers.
 func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
+	if useProbe && len(v.buckets) > 0 {
+		return v.findProbed(key)
+	}
 	return v.FindHashed(key, Hash(v.k0, v.k1, key))
 }
 

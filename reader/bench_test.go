@@ -159,11 +159,13 @@ func queryCopies(keys []string) ([]string, [][]byte) {
 // through a function value, which would add an indirect call to every
 // lookup measured: a visible share of an in-cache map lookup.
 //
-// impl=stru-prehashed is not a lookup a user can make: it is the same
-// lookup (index.View.FindHashed) given each query's SipHash computed before
-// the timed loop. Against impl=stru it shows what hashing costs a loop of
-// lookups: not only the hash's own time, but the overlap of one lookup's
-// cache misses with the next lookup's that a long hash prevents.
+// impl=stru-prehashed is not a lookup a user can make: it is the portable
+// lookup (index.View.FindHashed: the slot-by-slot scan that Find uses
+// where the processor lacks AVX-512) given each query's SipHash computed
+// before the timed loop. Against impl=stru it shows what hashing costs a
+// loop of lookups: not only the hash's own time, but the overlap of one
+// lookup's cache misses with the next lookup's that a long hash prevents
+// (index/probe.go).
 func BenchmarkContains(b *testing.B) {
 	for _, n := range benchSizes() {
 		for _, kind := range []string{"hit", "miss"} {
