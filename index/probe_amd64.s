@@ -45,14 +45,14 @@ GLOBL probeFinal<>(SB), RODATA|NOPTR, $16
 	VPXORQ	X0, X1, X1; \
 	VPSHUFD	$0x1E, X0, X0
 
-// COMPRESS compresses the message word in the low lane of X2:
-// v3 ^= m, two SipRounds, v0 ^= m.
+// COMPRESS compresses the message word m, which is in both lanes of X2:
+// v3 ^= m (the high lane of X1, K5), two SipRounds, v0 ^= m (the low lane
+// of X0, K4).
 #define COMPRESS \
-	VPSLLDQ	$8, X2, X3; \
-	VPXORQ	X3, X1, X1; \
+	VPXORQ	X2, X1, K5, X1; \
 	ROUND; \
 	ROUND; \
-	VPXORQ	X2, X0, X0
+	VPXORQ	X2, X0, K4, X0
 
 // func probe(k0, k1 uint64, key []byte, buckets *byte, blocks, perBlock uint64) (h, b1, b2, cand uint64)
 TEXT ·probe(SB), NOSPLIT, $0-96
@@ -62,18 +62,24 @@ TEXT ·probe(SB), NOSPLIT, $0-96
 	VPXORQ	probeInit13<>(SB), X1, X1
 	VMOVDQU64	probeRot1<>(SB), X14
 	VMOVDQU64	probeRot2<>(SB), X15
+	MOVL	$1, AX
+	KMOVW	AX, K4
+	MOVL	$2, AX
+	KMOVW	AX, K5
 	MOVQ	key_base+16(FP), SI
 	MOVQ	key_len+24(FP), DX
 
-	// The whole words of the key.
+	// The whole words of the key: SI moves to their end, and CX counts
+	// from -(len/8) up to 0.
 	MOVQ	DX, CX
 	SHRQ	$3, CX
 	JZ	last
+	LEAQ	(SI)(CX*8), SI
+	NEGQ	CX
 words:
-	VMOVQ	(SI), X2
+	VPBROADCASTQ	(SI)(CX*8), X2
 	COMPRESS
-	ADDQ	$8, SI
-	DECQ	CX
+	INCQ	CX
 	JNZ	words
 
 last:
@@ -90,6 +96,7 @@ last:
 	SHLQ	$56, DX
 	VMOVQ	DX, X3
 	VPORQ	X3, X2, X2
+	VPBROADCASTQ	X2, X2
 	COMPRESS
 
 	// Finalization: v2 ^= 0xff, four SipRounds, h = v0^v1^v2^v3.
