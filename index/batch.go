@@ -19,7 +19,8 @@ var _ [256 - batchSize]struct{}
 // Find does, but for groups of 64 keys at a time, in stages:
 //
 //  1. hash every key, eight at a time where the processor has AVX-512
-//     (hashLanes); then prefetch each key's first bucket;
+//     and four where it has AVX2 (hashLanes); then prefetch each key's
+//     first bucket;
 //  2. scan each key's first bucket for a slot with its tag; prefetch the
 //     offset table entry of each candidate found, and the second bucket of
 //     each key whose first is full without its tag;
@@ -39,8 +40,7 @@ var _ [256 - batchSize]struct{}
 // when it is needed: unlike a single lookup, a batch is bounded by the
 // number of cache misses, not by their order. Hashing the keys one at a
 // time would take about as long as all those cache misses; where the
-// processor can, hashLanes hashes eight side by side in about half the
-// time.
+// processor can, hashLanes hashes several side by side in less.
 func (v *View) FindBatch(keys [][]byte, present []bool) {
 	present = present[:len(keys)]
 	for len(keys) > 0 {

@@ -3,14 +3,23 @@ package index
 // HashLanes is hashLanes, for the tests of package index_test.
 var HashLanes = hashLanes
 
-// SetLanes turns hashLanes's vector code on or off for a test, and returns
-// a function that restores the previous setting. It reports whether the
-// code is available on this machine: turning on what is not there does
-// nothing.
-func SetLanes(on bool) (available bool, restore func()) {
+// LaneCodes names the vector forms of HashLanes, for SetLanes.
+var LaneCodes = []string{"avx512", "avx2"}
+
+// SetLanes makes hashLanes run the vector code named (one of LaneCodes, or
+// "" for none) for a test, and returns a function that restores the
+// previous setting. It reports whether the code is available on this
+// machine: when it is not, nothing changes.
+func SetLanes(name string) (available bool, restore func()) {
+	code, ok := map[string]laneCode{"": lanesNone, "avx2": lanesAVX2, "avx512": lanesAVX512}[name]
+	if !ok {
+		panic("index.SetLanes: no vector code " + name)
+	}
 	was := useLanes
-	available = laneCodeAvailable()
-	useLanes = on && available
+	available = laneCodeAvailable(code)
+	if available {
+		useLanes = code
+	}
 	return available, func() { useLanes = was }
 }
 

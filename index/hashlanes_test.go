@@ -1,16 +1,18 @@
 package index_test
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stru-index/stru/index"
 )
 
 // vectorPaths runs test once with a vector code path turned on and once
-// with it off, through set (index.SetLanes or index.SetProbe), skipping the
-// first on a machine that lacks the code. lacking says what runs instead.
+// with it off, through set (index.SetProbe), skipping the first on a
+// machine that lacks the code. lacking says what runs instead.
 func vectorPaths(t *testing.T, set func(on bool) (bool, func()), lacking string, test func(t *testing.T)) {
 	for _, vector := range []bool{true, false} {
 		t.Run(fmt.Sprintf("vector=%v", vector), func(t *testing.T) {
@@ -24,9 +26,20 @@ func vectorPaths(t *testing.T, set func(on bool) (bool, func()), lacking string,
 	}
 }
 
-// lanePaths runs test with and without HashLanes's vector code.
+// lanePaths runs test with each of HashLanes's vector codes, and without
+// (lanes=none), skipping the codes this machine lacks.
 func lanePaths(t *testing.T, test func(t *testing.T)) {
-	vectorPaths(t, index.SetLanes, "this machine lacks AVX-512F: hashLanes hashes one key at a time", test)
+	for _, code := range append(slices.Clone(index.LaneCodes), "") {
+		name := cmp.Or(code, "none")
+		t.Run("lanes="+name, func(t *testing.T) {
+			available, restore := index.SetLanes(code)
+			defer restore()
+			if !available {
+				t.Skipf("this machine lacks what lanes=%s needs", name)
+			}
+			test(t)
+		})
+	}
 }
 
 // checkLanes checks HashLanes against Hash on keys.
