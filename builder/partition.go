@@ -28,9 +28,10 @@ import (
 )
 
 // placementBudget is the budget left for placement once the streamer's
-// own buffers are counted: the key data and lengths readers.
+// own buffers are counted: the key data and lengths readers, and the
+// section writers of the key data, the lengths and the buckets.
 func (s *streamer) placementBudget() int64 {
-	return max(s.set.budget-4*ioBuffer, 0)
+	return max(s.set.budget-2*ioBuffer-3*outputChunk, 0)
 }
 
 // placeAll hashes every key under key, places them all and writes the

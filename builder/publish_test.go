@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,9 +31,13 @@ type recordingFS struct {
 	failWrite int    // with failOp "write": which write call fails, from 1
 	err       error  // the error the failing operation returns
 
-	before func(op string) // if set, called before each operation
-	writes int             // write calls so far
+	before  func(op string) // if set, called before each operation
+	writes  int             // write calls so far
+	extents []extent        // what each write and positional write wrote
 }
+
+// An extent is where one write call wrote in the file: n bytes from off.
+type extent struct{ off, n int64 }
 
 // log appends op, marked with "!" if it fails, and reports whether it
 // should fail.
@@ -92,11 +97,20 @@ type recordingFile struct {
 func (f *recordingFile) Write(p []byte) (int, error) {
 	fs := f.fs
 	fs.writes++
+	if off, err := f.File.Seek(0, io.SeekCurrent); err == nil {
+		fs.extents = append(fs.extents, extent{off, int64(len(p))})
+	}
 	if fs.log("write", fs.failOp == "write" && fs.writes == fs.failWrite) {
 		n, _ := f.File.Write(p[:len(p)/2])
 		return n, &os.PathError{Op: "write", Path: f.Name(), Err: fs.err}
 	}
 	return f.File.Write(p)
+}
+
+// WriteAt writes p at off, for the build through temporary files.
+func (f *recordingFile) WriteAt(p []byte, off int64) (int, error) {
+	f.fs.extents = append(f.fs.extents, extent{off, int64(len(p))})
+	return f.File.WriteAt(p, off)
 }
 
 func (f *recordingFile) Chmod(mode os.FileMode) error {
@@ -201,8 +215,8 @@ func TestPublishOrder(t *testing.T) {
 		{failOp: "rename", err: syscall.EXDEV, wantOps: "create chmod write sync close rename! remove"},
 		{failOp: "syncdir", err: syscall.EIO, wantOps: "create chmod write sync close rename syncdir!", wantNew: true},
 	}
-	// 40,000 keys make a file of about 4.4 MB: several 1 MiB writes.
-	b := publishKeys(t, "new", 40_000)
+	// 80,000 keys make a file of about 8.8 MB: several 2 MiB writes.
+	b := publishKeys(t, "new", 80_000)
 	var want bytes.Buffer
 	if _, err := b.WriteTo(&want); err != nil {
 		t.Fatal(err)
@@ -233,8 +247,8 @@ func TestPublishOrder(t *testing.T) {
 			}
 			if tt.wantNew {
 				checkPublished(t, dir, path, want.Bytes(), "new")
-				if b.Stats().Keys != 40_000 {
-					t.Errorf("Stats after the rename describe %d keys, want 40000", b.Stats().Keys)
+				if b.Stats().Keys != 80_000 {
+					t.Errorf("Stats after the rename describe %d keys, want 80000", b.Stats().Keys)
 				}
 			} else {
 				checkPublished(t, dir, path, old, "old")
@@ -354,5 +368,66 @@ func TestWriteFileContextCanceledEverywhere(t *testing.T) {
 			t.Errorf("canceled at check %d, while writing: operations %q", n, ops)
 		}
 		checkPublished(t, dir, path, old, fmt.Sprintf("old (canceled at check %d)", n))
+	}
+}
+
+// TestPublishWritesAlignedPieces checks that both builds write the file in
+// whole aligned pieces of publishChunk bytes, which the page cache of a
+// file system with large folios keeps as huge pages (publishChunk): each
+// such piece of the file must have been written by one write call that
+// covers it. The in-memory build writes the file from start to end, so
+// every piece is; the build through temporary files writes each section
+// in its own pass, so the pieces that hold the end of one section and
+// the start of the next, and the header's, are written in parts.
+func TestPublishWritesAlignedPieces(t *testing.T) {
+	for _, budget := range []int64{-1, 1 << 20} {
+		t.Run(fmt.Sprintf("budget=%d", budget), func(t *testing.T) {
+			key := index.HashKey{'a', 'l', 'i', 'g', 'n'}
+			b, err := New(Options{HashKey: &key, MemoryBudget: budget, TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Some 24 MB: eleven pieces of 2 MiB.
+			for i := range 200_000 {
+				b.AddString(fmt.Sprintf("%07d-%s", i*7919%200_000, strings.Repeat("k", 80+i%41)))
+			}
+			_, path, _ := publishDir(t)
+			fs := &recordingFS{}
+			if err := b.publish(context.Background(), fs, path); err != nil {
+				t.Fatal(err)
+			}
+			if external := b.Stats().Runs > 0; external != (budget > 0) {
+				t.Fatalf("the build spilled %d runs with a budget of %d", b.Stats().Runs, budget)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pieces := fi.Size() / publishChunk
+			whole := 0
+			for p := range pieces {
+				start, end := p*publishChunk, (p+1)*publishChunk
+				if slices.ContainsFunc(fs.extents, func(e extent) bool { return e.off <= start && end <= e.off+e.n }) {
+					whole++
+				}
+			}
+			// The file's sections: buckets, offsets, lengths, keys.
+			split := int64(0)
+			if budget > 0 {
+				split = 4
+			}
+			t.Logf("%d of %d pieces written whole", whole, pieces)
+			if pieces < 10 || int64(whole) < pieces-split {
+				t.Errorf("%d of the file's %d whole %d-byte pieces were written by one write call, want at least %d",
+					whole, pieces, publishChunk, pieces-split)
+			}
+			if budget < 0 {
+				for i, e := range fs.extents[:len(fs.extents)-1] {
+					if e.n != publishChunk {
+						t.Errorf("write %d of %d wrote %d bytes at %d, want %d", i+1, len(fs.extents), e.n, e.off, publishChunk)
+					}
+				}
+			}
+		})
 	}
 }

@@ -364,39 +364,50 @@ func (s *streamer) writeTable(out outputFile, sec index.Section, e index.Extent,
 }
 
 // A sectionWriter writes bytes in sequence from an offset of a file,
-// buffered, and computes their CRC-32C. Errors are sticky: flush returns
-// the first.
+// buffered, and computes their CRC-32C. Its writes end at multiples of
+// outputChunk in the file, but for the last: between its first and last
+// write it writes whole aligned 2 MiB pieces, which the page cache can
+// hold as huge folios (publishChunk). Errors are sticky: flush returns the
+// first.
 type sectionWriter struct {
 	out io.WriterAt
 	off uint64 // where buf goes
-	buf []byte
+	buf []byte // at most up to the first multiple of outputChunk after off
 	crc uint32
 	err error
 }
 
+// outputChunk is the alignment of a sectionWriter's writes.
+const outputChunk = publishChunk
+
 func newSectionWriter(out io.WriterAt, off uint64) *sectionWriter {
-	return &sectionWriter{out: out, off: off, buf: make([]byte, 0, ioBuffer)}
+	return &sectionWriter{out: out, off: off, buf: make([]byte, 0, outputChunk)}
+}
+
+// room returns how many more bytes buf takes before it reaches the first
+// multiple of outputChunk after off.
+func (w *sectionWriter) room() int {
+	end := (w.off/outputChunk + 1) * outputChunk
+	return int(end-w.off) - len(w.buf)
 }
 
 // uint appends v as width little-endian bytes; width is at most 8.
 func (w *sectionWriter) uint(v uint64, width uint8) {
-	if len(w.buf)+8 > cap(w.buf) {
-		w.flush()
-	}
-	n := len(w.buf)
-	w.buf = binary.LittleEndian.AppendUint64(w.buf, v)[:n+int(width)]
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	w.write(b[:width])
 }
 
 // write appends p.
 func (w *sectionWriter) write(p []byte) {
-	if len(w.buf)+len(p) > cap(w.buf) {
-		w.flush()
-		if len(p) > cap(w.buf) {
-			w.writeOut(p)
-			return
+	for len(p) > 0 {
+		n := min(len(p), w.room())
+		w.buf = append(w.buf, p[:n]...)
+		p = p[n:]
+		if w.room() == 0 {
+			w.flush()
 		}
 	}
-	w.buf = append(w.buf, p...)
 }
 
 // flush writes out what is buffered, and returns the CRC-32C of all the
