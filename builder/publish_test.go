@@ -371,33 +371,46 @@ func TestWriteFileContextCanceledEverywhere(t *testing.T) {
 	}
 }
 
-// TestPublishWritesAlignedPieces checks that both builds write the file in
+// TestPublishWritesAlignedPieces checks that the builds write the file in
 // whole aligned pieces of publishChunk bytes, which the page cache of a
 // file system with large folios keeps as huge pages (publishChunk): each
 // such piece of the file must have been written by one write call that
 // covers it. The in-memory build writes the file from start to end, so
-// every piece is; the build through temporary files writes each section
-// in its own pass, so the pieces that hold the end of one section and
-// the start of the next, and the header's, are written in parts.
+// every piece is; the streaming builds write each section in its own pass,
+// so the pieces that hold the end of one section and the start of the
+// next, and the header's, are written in parts. The sorted build writes
+// its key data to a temporary file of its own and copies it into place.
 func TestPublishWritesAlignedPieces(t *testing.T) {
-	for _, budget := range []int64{-1, 1 << 20} {
-		t.Run(fmt.Sprintf("budget=%d", budget), func(t *testing.T) {
-			key := index.HashKey{'a', 'l', 'i', 'g', 'n'}
-			b, err := New(Options{HashKey: &key, MemoryBudget: budget, TempDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
+	// Some 24 MB: eleven pieces of 2 MiB.
+	keys := make([]string, 200_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%07d-%s", i, strings.Repeat("k", 80+i%41))
+	}
+	hashKey := index.HashKey{'a', 'l', 'i', 'g', 'n'}
+	for _, build := range []string{"in-memory", "runs", "sorted"} {
+		t.Run(build, func(t *testing.T) {
+			opts := Options{HashKey: &hashKey, MemoryBudget: -1, TempDir: t.TempDir()}
+			if build != "in-memory" {
+				opts.MemoryBudget = 1 << 20
 			}
-			// Some 24 MB: eleven pieces of 2 MiB.
-			for i := range 200_000 {
-				b.AddString(fmt.Sprintf("%07d-%s", i*7919%200_000, strings.Repeat("k", 80+i%41)))
-			}
-			_, path, _ := publishDir(t)
 			fs := &recordingFS{}
-			if err := b.publish(context.Background(), fs, path); err != nil {
-				t.Fatal(err)
-			}
-			if external := b.Stats().Runs > 0; external != (budget > 0) {
-				t.Fatalf("the build spilled %d runs with a budget of %d", b.Stats().Runs, budget)
+			_, path, _ := publishDir(t)
+			if build == "sorted" {
+				publishSorted(t, opts, keys, fs, path)
+			} else {
+				b, err := New(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range keys { // out of order
+					b.AddString(keys[i*7919%len(keys)])
+				}
+				if err := b.publish(context.Background(), fs, path); err != nil {
+					t.Fatal(err)
+				}
+				if spilled := b.Stats().Runs > 0; spilled != (build == "runs") {
+					t.Fatalf("the %s build spilled %d runs", build, b.Stats().Runs)
+				}
 			}
 			fi, err := os.Stat(path)
 			if err != nil {
@@ -411,9 +424,10 @@ func TestPublishWritesAlignedPieces(t *testing.T) {
 					whole++
 				}
 			}
-			// The file's sections: buckets, offsets, lengths, keys.
+			// The pieces that can be split: one at each of the four
+			// sections' starts.
 			split := int64(0)
-			if budget > 0 {
+			if build != "in-memory" {
 				split = 4
 			}
 			t.Logf("%d of %d pieces written whole", whole, pieces)
@@ -421,7 +435,7 @@ func TestPublishWritesAlignedPieces(t *testing.T) {
 				t.Errorf("%d of the file's %d whole %d-byte pieces were written by one write call, want at least %d",
 					whole, pieces, publishChunk, pieces-split)
 			}
-			if budget < 0 {
+			if build == "in-memory" {
 				for i, e := range fs.extents[:len(fs.extents)-1] {
 					if e.n != publishChunk {
 						t.Errorf("write %d of %d wrote %d bytes at %d, want %d", i+1, len(fs.extents), e.n, e.off, publishChunk)
@@ -429,5 +443,38 @@ func TestPublishWritesAlignedPieces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// publishSorted builds the index of keys, which are in ascending order, as
+// a SortedWriter does without Expect — a streamer writing the key data to
+// a temporary file — and publishes it to path through fs.
+func publishSorted(t *testing.T, opts Options, keys []string, fs *recordingFS, path string) {
+	t.Helper()
+	set, err := opts.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := newScratch(opts.TempDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.remove()
+	s, err := newStreamer(context.Background(), set, dir, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	for _, k := range keys {
+		if err := s.add([]byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = publishFile(context.Background(), fs, path, func(f tempFile) error {
+		_, err := s.finish(f.(outputFile))
+		return err
+	}, func() {})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -233,39 +233,24 @@ const copyChunk = 64 << 20
 
 // moveKeys puts the key data at offset at of out: it copies it from the
 // keys temporary file, or moves it within out from where it was written.
+// The copy goes through this process rather than the kernel's
+// copy_file_range, whose writes are small: a sectionWriter writes it in
+// whole aligned pieces, which the page cache keeps as huge pages
+// (publishChunk).
 func (s *streamer) moveKeys(out outputFile, at uint64) error {
 	n := s.keyBytes
 	if s.keysTemp == nil && s.keysAt == at {
 		return nil
 	}
-	if s.keysTemp != nil {
-		// *os.File to *os.File: io.Copy lets the kernel copy
-		// (copy_file_range) where it can.
-		if of, ok := out.(*os.File); ok {
-			if _, err := of.Seek(int64(at), io.SeekStart); err != nil {
-				return fmt.Errorf("stru: %w", err)
-			}
-			if _, err := s.keysTemp.Seek(0, io.SeekStart); err != nil {
-				return fmt.Errorf("stru: %w", err)
-			}
-			for done := uint64(0); done < n; done += copyChunk {
-				if err := s.ctx.Err(); err != nil {
-					return err
-				}
-				c := min(copyChunk, n-done)
-				if _, err := io.CopyN(of, s.keysTemp, int64(c)); err != nil {
-					return fmt.Errorf("stru: copying key data: %w", err)
-				}
-			}
-			return nil
-		}
-	}
 	// Within out, chunks are copied in the direction that never
 	// overwrites bytes not yet read: from the first when the data moves
 	// towards the start (the set is smaller than the bound it was placed
-	// for), from the last when it moves towards the end.
+	// for), from the last when it moves towards the end. From the first,
+	// the sectionWriter writes only bytes already read, so its buffering
+	// is safe too.
 	buf := make([]byte, ioBuffer)
 	up := s.keysTemp == nil && at > s.keysAt
+	w := newSectionWriter(out, at)
 	for done := uint64(0); done < n; {
 		if done%copyChunk == 0 {
 			if err := s.ctx.Err(); err != nil {
@@ -280,10 +265,20 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 		if _, err := s.keys.ReadAt(buf[:c], int64(s.keysAt+from)); err != nil {
 			return fmt.Errorf("stru: reading key data: %w", err)
 		}
-		if _, err := out.WriteAt(buf[:c], int64(at+from)); err != nil {
-			return fmt.Errorf("stru: writing key data: %w", err)
+		if up {
+			if _, err := out.WriteAt(buf[:c], int64(at+from)); err != nil {
+				return fmt.Errorf("stru: writing key data: %w", err)
+			}
+		} else {
+			w.write(buf[:c])
+			if w.err != nil {
+				return fmt.Errorf("stru: writing key data: %w", w.err)
+			}
 		}
 		done += c
+	}
+	if _, err := w.flush(); err != nil {
+		return fmt.Errorf("stru: writing key data: %w", err)
 	}
 	return nil
 }
