@@ -70,10 +70,10 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) err
 
 // publishChunk is the size of every write but the last into the temporary
 // file: the file is written in whole, aligned 2 MiB pieces, the size of an
-// x86-64 huge page. A file system that caches files in large folios
-// (Linux's ext4 and XFS) then keeps each piece in the page cache as one
-// 2 MiB folio, which a reader's mapping maps with one page-table entry:
-// the lookups, one or two random reads in the file each, mostly find
+// x86-64 huge page. A file system that caches files in large folios (XFS,
+// and ext4 on recent Linux kernels) keeps each piece in the page cache as
+// one 2 MiB folio, which a reader's mapping maps with one page-table
+// entry: the lookups, a few random reads in the file each, mostly find
 // their address in the TLB instead of walking the page tables. Written in
 // 1 MiB pieces, the same file is mapped in 4 KiB pages.
 const publishChunk = 2 << 20

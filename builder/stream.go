@@ -250,7 +250,10 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 	// is safe too.
 	buf := make([]byte, ioBuffer)
 	up := s.keysTemp == nil && at > s.keysAt
-	w := newSectionWriter(out, at)
+	var w *sectionWriter // for a copy from the first chunk
+	if !up {
+		w = newSectionWriter(out, at)
+	}
 	for done := uint64(0); done < n; {
 		if done%copyChunk == 0 {
 			if err := s.ctx.Err(); err != nil {
@@ -277,8 +280,10 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 		}
 		done += c
 	}
-	if _, err := w.flush(); err != nil {
-		return fmt.Errorf("stru: writing key data: %w", err)
+	if w != nil {
+		if _, err := w.flush(); err != nil {
+			return fmt.Errorf("stru: writing key data: %w", err)
+		}
 	}
 	return nil
 }
