@@ -31,7 +31,7 @@ import (
 // own buffers are counted: the key data and lengths readers, and the
 // section writers of the key data, the lengths and the buckets.
 func (s *streamer) placementBudget() int64 {
-	return max(s.set.budget-2*ioBuffer-3*outputChunk, 0)
+	return max(s.set.budget-2*ioBuffer-3*publishChunk, 0)
 }
 
 // placeAll hashes every key under key, places them all and writes the

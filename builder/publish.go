@@ -70,12 +70,12 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) err
 
 // publishChunk is the size of every write but the last into the temporary
 // file: the file is written in whole, aligned 2 MiB pieces, the size of an
-// x86-64 huge page. A file system that caches files in large folios (XFS,
-// and ext4 on recent Linux kernels) keeps each piece in the page cache as
-// one 2 MiB folio, which a reader's mapping maps with one page-table
-// entry: the lookups, a few random reads in the file each, mostly find
-// their address in the TLB instead of walking the page tables. Written in
-// 1 MiB pieces, the same file is mapped in 4 KiB pages.
+// x86-64 huge page. A file system that caches files in large folios (ext4
+// on this project's Linux 6.18 machines) keeps each piece in the page
+// cache as one 2 MiB folio, which a reader's mapping maps with one
+// page-table entry: the lookups, a few random reads in the file each,
+// mostly find their address in the TLB instead of walking the page
+// tables. Written in 1 MiB pieces, the same file is mapped in 4 KiB pages.
 const publishChunk = 2 << 20
 
 // publishFile does steps 2–7 of WriteFileContext: fill writes the index

@@ -365,29 +365,25 @@ func (s *streamer) writeTable(out outputFile, sec index.Section, e index.Extent,
 
 // A sectionWriter writes bytes in sequence from an offset of a file,
 // buffered, and computes their CRC-32C. Its writes end at multiples of
-// outputChunk in the file, but for the last: between its first and last
-// write it writes whole aligned 2 MiB pieces, which the page cache can
-// hold as huge folios (publishChunk). Errors are sticky: flush returns the
-// first.
+// publishChunk in the file, but for the last: between its first and last
+// write it writes whole aligned pieces, which the page cache can hold as
+// huge folios. Errors are sticky: flush returns the first.
 type sectionWriter struct {
 	out io.WriterAt
 	off uint64 // where buf goes
-	buf []byte // at most up to the first multiple of outputChunk after off
+	buf []byte // at most up to the first multiple of publishChunk after off
 	crc uint32
 	err error
 }
 
-// outputChunk is the alignment of a sectionWriter's writes.
-const outputChunk = publishChunk
-
 func newSectionWriter(out io.WriterAt, off uint64) *sectionWriter {
-	return &sectionWriter{out: out, off: off, buf: make([]byte, 0, outputChunk)}
+	return &sectionWriter{out: out, off: off, buf: make([]byte, 0, publishChunk)}
 }
 
 // room returns how many more bytes buf takes before it reaches the first
-// multiple of outputChunk after off.
+// multiple of publishChunk after off.
 func (w *sectionWriter) room() int {
-	end := (w.off/outputChunk + 1) * outputChunk
+	end := (w.off/publishChunk + 1) * publishChunk
 	return int(end-w.off) - len(w.buf)
 }
 
