@@ -26,7 +26,7 @@ const (
 	maxFanIn     = 64  // runs merged at once
 	maxPartFiles = 128 // partition files written at once
 	recordSize   = 16  // bytes of memory per key held by a Builder beyond its bytes
-	partRecord   = 16  // bytes of a partition file record: hash and ordinal
+	partRecord   = 16  // bytes of a partition file record: hash and location
 )
 
 // settings are Options resolved: defaults applied and checked.
@@ -86,9 +86,9 @@ func chunkShift(budget int64) uint {
 
 // inMemoryBytes estimates the peak memory of writing n keys held in
 // memory, taking held bytes, without temporary files: the keys, a hash
-// per key and the whole table.
+// and a location per key and the whole table.
 func inMemoryBytes(held int64, n uint64, loadFactor float64) int64 {
-	return held + int64(8*n) + tableBytes(index.BucketCount(n, loadFactor))
+	return held + int64(16*n) + tableBytes(index.BucketCount(n, loadFactor))
 }
 
 // tableBytes is the memory of a table of nb buckets: 64 bytes of slots
@@ -113,13 +113,14 @@ type partition struct {
 
 // partitions cuts the table of n keys in nb buckets into ranges of blocks
 // whose placement fits in the budget. One partition means the whole table
-// fits, with the hashes in ordinal order (8 bytes per key). Otherwise each
-// partition's placement holds a hash and an ordinal per key (16 bytes),
+// fits, with the hashes and locations in ordinal order (16 bytes per key).
+// Otherwise each partition's placement holds a hash and a location per
+// key (16 bytes),
 // estimated from the mean number of keys per block plus 5%, and its
 // buckets; a partition is at least one block, whatever the budget.
 func partitions(n, nb uint64, budget int64) []partition {
 	blocks := index.Blocks(nb)
-	if int64(8*n)+tableBytes(nb) <= budget || blocks == 1 {
+	if int64(16*n)+tableBytes(nb) <= budget || blocks == 1 {
 		return []partition{{0, blocks}}
 	}
 	keysPerBlock := float64(n) / float64(blocks) * 1.05

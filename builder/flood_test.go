@@ -135,10 +135,12 @@ func checkProbeBound(t *testing.T, data []byte, sorted [][]byte) {
 		}
 		return s
 	}
+	var off uint64 // where key ord starts in the key data
 	for ord, k := range sorted {
 		hash := index.Hash(k0, k1, k)
 		b1, b2 := index.Buckets(hash, h.Buckets)
-		want := index.MakeSlot(index.Tag(hash), uint64(ord))
+		want := index.MakeSlot(hash, uint64(len(k)), off)
+		off += uint64(len(k))
 		first := slots(b1)
 		if !slices.Contains(first, want) {
 			if slices.Contains(first, 0) {
@@ -195,7 +197,7 @@ func TestHashFloodRekeys(t *testing.T) {
 			for i, k := range distinct {
 				hashes[i] = index.Hash(k0, k1, k)
 			}
-			if tab, err := place(hashes, s.buckets, k0^k1); !errors.Is(err, errPlace) || tab != nil {
+			if tab, err := place(hashes, nil, s.buckets, k0^k1); !errors.Is(err, errPlace) || tab != nil {
 				t.Fatalf("placing the set under the known key: %v, want errPlace", err)
 			}
 
@@ -320,7 +322,7 @@ func TestPlaceImpossible(t *testing.T) {
 				}
 				done := make(chan result, 1)
 				go func() {
-					tab, err := place(c.hashes, buckets, seed)
+					tab, err := place(c.hashes, nil, buckets, seed)
 					done <- result{tab, err}
 				}()
 				select {
@@ -331,14 +333,14 @@ func TestPlaceImpossible(t *testing.T) {
 				case <-time.After(time.Minute):
 					t.Fatal("place did not return within a minute")
 				}
-				tab, err := place(c.hashes[:c.fits], buckets, seed)
+				tab, err := place(c.hashes[:c.fits], nil, buckets, seed)
 				if err != nil {
 					t.Fatalf("place of the %d keys that fit: %v", c.fits, err)
 				}
 				// The table that fits keeps the bound.
 				for ord, h := range c.hashes[:c.fits] {
 					h1, h2 := index.Buckets(h, buckets)
-					want := index.MakeSlot(index.Tag(h), uint64(ord))
+					want := uint64(ord) + 1 // a table slot holds its key's number + 1
 					in := func(b uint64) bool {
 						return slices.Contains(tab.slots[b*index.BucketSlots:(b+1)*index.BucketSlots], want)
 					}

@@ -8,12 +8,12 @@ package builder
 // every key would. When the whole table and a hash per key fit in the
 // budget, placeAll does just that. Otherwise it cuts the table into
 // partitions, ranges of blocks that fit (budget.go, partitions), writes
-// each key's hash and ordinal to its partition's temporary file in one
+// each key's hash and location to its partition's temporary file in one
 // pass over the keys, then places the partitions in order, each from its
 // file, and writes its slice of the buckets section.
 //
 // A partition file is a sequence of 16-byte records in ascending ordinal
-// order: the key's hash and its ordinal, each a little-endian u64.
+// order: the key's hash and its location (loc), each a little-endian u64.
 
 import (
 	"bufio"
@@ -21,8 +21,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"sync"
 
 	"github.com/stru-index/stru/index"
 )
@@ -48,8 +46,10 @@ func (s *streamer) placeAll(out outputFile, layout *index.Layout, key index.Hash
 	var t table
 	if len(parts) == 1 {
 		hashes := make([]uint64, s.n)
-		err := s.eachKey(out, layout[index.SectionKeys], func(ord uint64, k []byte) error {
+		t.locs = make([]uint64, s.n)
+		err := s.eachKey(out, layout[index.SectionKeys], func(ord, off uint64, k []byte) error {
 			hashes[ord] = index.Hash(k0, k1, k)
+			t.locs[ord] = loc(off, uint64(len(k)))
 			return nil
 		})
 		if err != nil {
@@ -58,7 +58,7 @@ func (s *streamer) placeAll(out outputFile, layout *index.Layout, key index.Hash
 		if err := t.placeRange(hashes, nb, 0, index.Blocks(nb), k0^k1); err != nil {
 			return 0, 0, 0, err
 		}
-		t.write(w, nil)
+		t.write(w)
 		second = t.secondBucket()
 	} else {
 		// Partition files are written maxPartFiles at a time, each group
@@ -99,12 +99,11 @@ func (s *streamer) placeGroup(out outputFile, layout *index.Layout, w *sectionWr
 		}
 	}()
 	for i, p := range group {
-		n, err := t.placePartition(files[i], nb, p, k0^k1)
-		if err != nil {
+		if err := t.placePartition(files[i], nb, p, k0^k1); err != nil {
 			return 0, err
 		}
 		files[i].close()
-		t.write(w, t.ords[:n])
+		t.write(w)
 		second += t.secondBucket()
 		if err := s.ctx.Err(); err != nil {
 			return 0, err
@@ -129,7 +128,7 @@ func (p *partFile) close() {
 	}
 }
 
-// splitHashes writes, in one pass over the keys, the hash and ordinal of
+// splitHashes writes, in one pass over the keys, the hash and location of
 // every key of the partitions of group, which are consecutive, to one
 // new file for each of them, and returns the files.
 func (s *streamer) splitHashes(out outputFile, layout *index.Layout, k0, k1, nb uint64, group []partition) (files []*partFile, err error) {
@@ -155,7 +154,7 @@ func (s *streamer) splitHashes(out outputFile, layout *index.Layout, k0, k1, nb 
 	end := last.first + last.blocks
 	size := group[0].blocks // every partition but the last of all has this many blocks
 	var rec [partRecord]byte
-	err = s.eachKey(out, layout[index.SectionKeys], func(ord uint64, k []byte) error {
+	err = s.eachKey(out, layout[index.SectionKeys], func(_, off uint64, k []byte) error {
 		h := index.Hash(k0, k1, k)
 		b1, _ := index.Buckets(h, nb)
 		block := b1 / perBlock
@@ -164,7 +163,7 @@ func (s *streamer) splitHashes(out outputFile, layout *index.Layout, k0, k1, nb 
 		}
 		p := files[(block-first)/size]
 		binary.LittleEndian.PutUint64(rec[0:], h)
-		binary.LittleEndian.PutUint64(rec[8:], ord)
+		binary.LittleEndian.PutUint64(rec[8:], loc(off, uint64(len(k))))
 		p.keys++
 		_, err := p.w.Write(rec[:])
 		return err
@@ -181,50 +180,27 @@ func (s *streamer) splitHashes(out outputFile, layout *index.Layout, k0, k1, nb 
 }
 
 // placePartition reads partition p's keys from their file and places them
-// in t, keeping their ordinals in t.ords. It returns their number.
-func (t *table) placePartition(pf *partFile, nb uint64, p partition, seed uint64) (uint64, error) {
+// in t, keeping their locations in t.locs.
+func (t *table) placePartition(pf *partFile, nb uint64, p partition, seed uint64) error {
 	n := pf.keys
-	t.ords = resize(t.ords, n)
 	t.hashBuf = resize(t.hashBuf, n)
+	t.locBuf = resize(t.locBuf, n)
+	t.locs = t.locBuf
 	r := bufio.NewReaderSize(io.NewSectionReader(pf.f, 0, int64(n*partRecord)), ioBuffer)
 	var rec [partRecord]byte
 	for i := range n {
 		if _, err := io.ReadFull(r, rec[:]); err != nil {
-			return 0, fmt.Errorf("stru: reading partition file %s: %w", pf.f.Name(), unexpected(err))
+			return fmt.Errorf("stru: reading partition file %s: %w", pf.f.Name(), unexpected(err))
 		}
 		t.hashBuf[i] = binary.LittleEndian.Uint64(rec[0:])
-		t.ords[i] = binary.LittleEndian.Uint64(rec[8:])
+		t.locBuf[i] = binary.LittleEndian.Uint64(rec[8:])
 	}
-	return n, t.placeRange(t.hashBuf, nb, p.first, p.blocks, seed)
+	return t.placeRange(t.hashBuf, nb, p.first, p.blocks, seed)
 }
 
-// write writes t's buckets to w. When ords is not nil, the slots hold key
-// numbers of a partition, which ords translates to ordinals: t's slots
-// are then overwritten.
-func (t *table) write(w *sectionWriter, ords []uint64) {
-	if ords != nil {
-		t.translate(ords)
-	}
+// write writes t's buckets to w, as the file holds them (fileSlot).
+func (t *table) write(w *sectionWriter) {
 	for _, s := range t.slots {
-		w.uint(s, index.SlotSize)
+		w.uint(t.fileSlot(s), index.SlotSize)
 	}
-}
-
-// translate replaces the key numbers in t's slots by the ordinals ords
-// gives, with up to maxPlaceWorkers goroutines.
-func (t *table) translate(ords []uint64) {
-	workers := min(runtime.GOMAXPROCS(0), maxPlaceWorkers)
-	size := (len(t.slots) + workers - 1) / workers
-	var wg sync.WaitGroup
-	for start := 0; start < len(t.slots); start += size {
-		part := t.slots[start:min(start+size, len(t.slots))]
-		wg.Go(func() {
-			for i, s := range part {
-				if k, used := index.SlotOrdinal(s); used {
-					part[i] = index.MakeSlot(index.SlotTag(s), ords[k])
-				}
-			}
-		})
-	}
-	wg.Wait()
 }

@@ -107,6 +107,9 @@ func (s *streamer) add(key []byte) error {
 	if s.n == index.MaxKeys {
 		return fmt.Errorf("stru: more than the format's maximum of %d keys", uint64(index.MaxKeys))
 	}
+	if s.keyBytes+uint64(len(key)) > index.MaxKeyBytes {
+		return fmt.Errorf("stru: more than the format's maximum of %d bytes of keys", uint64(index.MaxKeyBytes))
+	}
 	s.prev = append(s.prev[:0], key...)
 	s.keysW.write(key)
 	s.lengthsW.uint(uint64(len(key)), 2)
@@ -288,13 +291,15 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 	return nil
 }
 
-// eachKey passes every key, in order, and its ordinal to f, reading the
+// eachKey passes every key, in order, its ordinal and its offset in the
+// key data to f, reading the
 // key data from the keys section of out and the lengths from the lengths
 // file. The key passed is valid only during the call. It checks the
 // context every streamCheckEvery keys.
-func (s *streamer) eachKey(out outputFile, keys index.Extent, f func(ord uint64, key []byte) error) error {
+func (s *streamer) eachKey(out outputFile, keys index.Extent, f func(ord, off uint64, key []byte) error) error {
 	kr := bufio.NewReaderSize(io.NewSectionReader(out, int64(keys.Off), int64(keys.Size)), max(ioBuffer, index.MaxKeyLen+1))
 	lr := bufio.NewReaderSize(io.NewSectionReader(s.lengths, 0, int64(2*s.n)), ioBuffer)
+	var off uint64
 	for ord := range s.n {
 		if ord%streamCheckEvery == 0 {
 			if err := s.ctx.Err(); err != nil {
@@ -311,10 +316,11 @@ func (s *streamer) eachKey(out outputFile, keys index.Extent, f func(ord uint64,
 		if err != nil {
 			return fmt.Errorf("stru: reading key data: %w", unexpected(err))
 		}
-		if err := f(ord, key); err != nil {
+		if err := f(ord, off, key); err != nil {
 			return err
 		}
 		kr.Discard(n)
+		off += uint64(n)
 	}
 	return nil
 }

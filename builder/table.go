@@ -18,18 +18,19 @@ const (
 var errPlace = errors.New("stru: could not place every key in the hash table")
 
 // A table is the hash table being built (format.md §4), whole or the part
-// of it that holds one range of its blocks (§3): slots holds
-// index.MakeSlot values, BucketSlots per bucket, and fill counts the used
-// slots of each bucket, which are always its first ones.
+// of it that holds one range of its blocks (§3): slots holds, BucketSlots
+// per bucket, the number + 1 of the key in each slot, 0 for an empty one,
+// and fill counts the used slots of each bucket, which are always its
+// first ones.
 //
-// The keys placed are numbered from 0 in ordinal order, and slots hold
-// these numbers where a file holds ordinals: for a whole table they are
-// the ordinals; for a range of blocks the writer translates them (see
-// partition.go).
+// The keys placed are numbered from 0 in ordinal order: for a whole table
+// the numbers are the ordinals; for a range of blocks they count the keys
+// of the range (see partition.go). fileSlot turns a slot into the file's.
 type table struct {
 	slots    []uint64 // the buckets of the range, from its first
 	fill     []uint8  // used slots of each bucket of the range
 	hashes   []uint64 // by key number
+	locs     []uint64 // by key number: where the key is, as loc gives it
 	buckets  uint64   // buckets in the whole table
 	perBlock uint64   // buckets in a block: buckets / index.Blocks(buckets)
 	first    uint64   // the range's first bucket, a multiple of perBlock
@@ -37,14 +38,28 @@ type table struct {
 	second   uint64   // keys in their second bucket
 
 	// Buffers of a partitioned placement (partition.go), reused from one
-	// partition to the next: the partition's hashes and, by key number,
-	// their ordinals.
-	hashBuf, ords []uint64
+	// partition to the next: by key number, the hashes and locations of
+	// the partition's keys.
+	hashBuf, locBuf []uint64
 }
 
-// place builds the whole table for keys whose hashes by ordinal are
-// hashes, with the given number of buckets; seed is k0 XOR k1 of the hash
-// key. It returns errPlace if some key cannot be placed.
+// loc packs where a key of n bytes at offset in the key data is, for a
+// table's locs: offset<<8 | its slot's length field.
+func loc(offset, n uint64) uint64 { return offset<<index.LenBits | index.LenField(n) }
+
+// fileSlot returns the file's slot for table slot s (format.md §4).
+func (t *table) fileSlot(s uint64) uint64 {
+	if s == 0 {
+		return 0
+	}
+	l := t.locs[s-1]
+	return index.MakeSlot(t.hashes[s-1], l&index.LongKey, l>>index.LenBits)
+}
+
+// place builds the whole table for keys whose hashes and locations (loc)
+// by ordinal are hashes and locs, with the given number of buckets; seed
+// is k0 XOR k1 of the hash key. It returns errPlace if some key cannot be
+// placed.
 //
 // Keys are placed in ordinal order, each in its first bucket if it has
 // room, else in its second, else by evicting a key to its other bucket
@@ -55,8 +70,8 @@ type table struct {
 // generator of eviction choices, seeded from seed and the block's number
 // (blockSeed). So the table depends only on the keys and the hash key, and
 // placing one range of blocks at a time (placeRange) gives the same slots.
-func place(hashes []uint64, buckets, seed uint64) (*table, error) {
-	t := &table{}
+func place(hashes, locs []uint64, buckets, seed uint64) (*table, error) {
+	t := &table{locs: locs}
 	if err := t.placeRange(hashes, buckets, 0, index.Blocks(buckets), seed); err != nil {
 		return nil, err
 	}
@@ -164,7 +179,7 @@ func (t *table) bucketsOf(key uint64) (b1, b2 uint64) {
 }
 
 func (t *table) put(b, key uint64) {
-	t.slots[b*index.BucketSlots+uint64(t.fill[b])] = index.MakeSlot(index.Tag(t.hashes[key]), key)
+	t.slots[b*index.BucketSlots+uint64(t.fill[b])] = key + 1
 	t.fill[b]++
 }
 
@@ -189,8 +204,8 @@ func (t *table) insert(key, b1, b2 uint64, second *uint64) bool {
 	b, first := b1, b1
 	for range maxKicks {
 		i := b*index.BucketSlots + next(rng)%index.BucketSlots
-		victim, _ := index.SlotOrdinal(t.slots[i])
-		t.slots[i] = index.MakeSlot(index.Tag(t.hashes[key]), key)
+		victim := t.slots[i] - 1
+		t.slots[i] = key + 1
 		if b != first {
 			*second++
 		}

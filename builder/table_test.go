@@ -24,7 +24,9 @@ func seededHashes(n int, seed uint64) []uint64 {
 // ordinal order, first bucket, second bucket, else evictions from b1
 // chosen by the generator of the key's block, which starts at
 // k0 XOR k1 XOR mix(k). It returns the slots, or nil if a key needs more
-// than 1000 evictions.
+// than 1000 evictions. A slot holds the ordinal + 1 of its key, 0 when
+// empty, as a table's slots do; the file's slots and ordinals are made
+// from them (fileSlot).
 func specPlace(hashes []uint64, buckets, seed uint64) []uint64 {
 	slots := make([]uint64, buckets*8)
 	fill := make([]int, buckets)
@@ -40,7 +42,7 @@ func specPlace(hashes []uint64, buckets, seed uint64) []uint64 {
 		state[k] = seed ^ mixf(uint64(k))
 	}
 	choices := func(ord uint64) (uint64, uint64) { return index.Buckets(hashes[ord], buckets) }
-	slot := func(ord uint64) uint64 { return (hashes[ord]&0xFFFFFF)<<40 | (ord + 1) }
+	slot := func(ord uint64) uint64 { return ord + 1 }
 	for ord := range uint64(len(hashes)) {
 		b1, b2 := choices(ord)
 		if fill[b1] < 8 {
@@ -58,7 +60,7 @@ func specPlace(hashes []uint64, buckets, seed uint64) []uint64 {
 		for range 1000 {
 			state[k] += 0x9E3779B97F4A7C15
 			i := b*8 + mixf(state[k])%8
-			victim := slots[i]&(1<<40-1) - 1
+			victim := slots[i] - 1
 			slots[i] = slot(key)
 			key = victim
 			if v1, v2 := choices(key); b == v1 {
@@ -97,7 +99,7 @@ func TestPlaceFollowsFormatDoc(t *testing.T) {
 			hashes := seededHashes(c.keys, uint64(c.keys))
 			buckets := index.BucketCount(uint64(c.keys), c.loadFactor)
 			const seed = 0x0123456789abcdef
-			tab, err := place(hashes, buckets, seed)
+			tab, err := place(hashes, nil, buckets, seed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,8 +112,8 @@ func TestPlaceFollowsFormatDoc(t *testing.T) {
 			}
 			var second uint64 // keys in their second bucket, counted from the slots
 			for i, s := range want {
-				if ord, used := index.SlotOrdinal(s); used {
-					if b1, _ := index.Buckets(hashes[ord], buckets); b1 != uint64(i)/8 {
+				if s != 0 {
+					if b1, _ := index.Buckets(hashes[s-1], buckets); b1 != uint64(i)/8 {
 						second++
 					}
 				}
@@ -155,7 +157,7 @@ func TestPlaceRangeMatchesWhole(t *testing.T) {
 		hashes := seededHashes(c.keys, uint64(c.keys))
 		nb := index.BucketCount(uint64(c.keys), c.loadFactor)
 		const seed = 42
-		whole, err := place(hashes, nb, seed)
+		whole, err := place(hashes, nil, nb, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,8 +190,8 @@ func TestPlaceRangeMatchesWhole(t *testing.T) {
 					second += tab.secondBucket()
 					got := slices.Clone(tab.slots)
 					for i, s := range got {
-						if k, used := index.SlotOrdinal(s); used {
-							got[i] = index.MakeSlot(index.SlotTag(s), ords[k])
+						if s != 0 {
+							got[i] = ords[s-1] + 1
 						}
 					}
 					want := whole.slots[first*per*index.BucketSlots : (first+n)*per*index.BucketSlots]

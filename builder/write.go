@@ -45,12 +45,21 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 		h.KeyBytes += r.len()
 		h.MaxKeyLen = max(h.MaxKeyLen, uint32(r.len()))
 	}
+	if h.KeyBytes > index.MaxKeyBytes {
+		return nil, fmt.Errorf("stru: %d bytes of keys exceed the format's maximum of %d", h.KeyBytes, uint64(index.MaxKeyBytes))
+	}
 	h.OffsetWidth = index.OffsetWidth(h.KeyBytes)
 	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
 	h.Buckets = index.BucketCount(h.Keys, b.loadFactor)
 
 	key := b.hashKey
 	hashes := make([]uint64, len(b.recs))
+	locs := make([]uint64, len(b.recs))
+	off := uint64(0)
+	for i, r := range b.recs {
+		locs[i] = loc(off, r.len())
+		off += r.len()
+	}
 	for attempt := 0; ; attempt++ {
 		k0, k1 := key.Halves()
 		for i, r := range b.recs {
@@ -61,7 +70,7 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 			}
 			hashes[i] = index.Hash(k0, k1, b.key(r))
 		}
-		t, err := place(hashes, h.Buckets, k0^k1)
+		t, err := place(hashes, locs, h.Buckets, k0^k1)
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
 		}
@@ -127,8 +136,8 @@ func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error
 	var err error
 	switch s {
 	case index.SectionBuckets:
-		for _, slot := range p.table.slots {
-			if err = put(slot, index.SlotSize); err != nil {
+		for _, s := range p.table.slots {
+			if err = put(p.table.fileSlot(s), index.SlotSize); err != nil {
 				return err
 			}
 		}

@@ -16,22 +16,19 @@ var _ [256 - batchSize]struct{}
 
 // FindBatch sets present[i] to whether keys[i] is present, for every i below
 // len(keys); present must be at least as long as keys. It answers exactly as
-// Find does, but for groups of 64 keys at a time, in stages:
+// Has does, but for groups of 64 keys at a time, in stages:
 //
 //  1. hash every key, eight at a time where the processor has AVX-512
 //     and four where it has AVX2 (hashLanes); then prefetch each key's
 //     first bucket;
-//  2. scan each key's first bucket for a slot with its tag; prefetch the
-//     offset table entry of each candidate found, and the second bucket of
-//     each key whose first is full without its tag;
-//  3. scan those second buckets, and prefetch the candidates' offset
-//     table entries;
-//  4. read each candidate's span in the key data, and prefetch the first
-//     and last byte of the key (a key of up to 64 bytes lies in at most
-//     two cache lines);
-//  5. compare.
+//  2. scan each key's first bucket for a slot with its tag and length;
+//     prefetch the first and last byte of the key data the slot points
+//     at (a key of up to 64 bytes lies in at most two cache lines), and
+//     the second bucket of each key whose first is full without a match;
+//  3. scan those second buckets, and prefetch their candidates' key data;
+//  4. compare.
 //
-// A single Find waits for memory once per cache miss, and the next lookup
+// A single Has waits for memory once per cache miss, and the next lookup
 // cannot start meanwhile: the hash's instructions fill the processor's
 // out-of-order window. A prefetch does not hold up the instructions after
 // it, so here the cache misses of a stage travel while the stage goes on
@@ -53,92 +50,90 @@ func (v *View) FindBatch(keys [][]byte, present []bool) {
 // findGroup is FindBatch for at most batchSize keys.
 func (v *View) findGroup(keys [][]byte, present []bool) {
 	var (
-		hash       [batchSize]uint64
-		b1, b2     [batchSize]uint64
-		second     [batchSize]uint8  // the keys whose first bucket is full, by index in keys
-		cand       [batchSize]uint8  // the keys with a candidate slot, by index in keys
-		ord        [batchSize]uint64 // each candidate's ordinal
-		start, end [batchSize]uint64 // each candidate's span in the key data
-		nb         = uint64(len(v.buckets)) / BucketSize
+		hash   [batchSize]uint64
+		b1, b2 [batchSize]uint64
+		second [batchSize]uint8  // the keys whose first bucket is full, by index in keys
+		cand   [batchSize]uint8  // the keys with a candidate slot, by index in keys
+		start  [batchSize]uint64 // each candidate's offset in the key data
+		nb     = uint64(len(v.buckets)) / BucketSize
 	)
 	if nb == 0 { // the zero View
 		clear(present)
 		return
 	}
 	keys = keys[:len(present)]
-	buckets, offsets, keyData := v.buckets, v.offsets, v.keys
-	width := uint64(v.offsetWidth)
+	buckets, keyData := v.buckets, v.keys
 	// Stage 1: hash, and prefetch the first bucket.
 	hashLanes(v.k0, v.k1, keys, hash[:len(keys)])
 	for i := range keys {
 		b1[i], b2[i] = bucketsIn(hash[i], v.blocks, v.perBlock)
 		prefetch(unsafe.Pointer(&buckets[b1[i]*BucketSize]))
 	}
-	// Stage 2: scan the first bucket for a slot with the key's tag, as Find
-	// does. The keys with a candidate are listed in cand, and those that
-	// must go on to their second bucket in second.
+	// Stage 2: scan the first bucket for a slot with the key's tag and
+	// length, as Has does. The keys with a candidate are listed in cand,
+	// and those that must go on to their second bucket in second.
 	candidates, seconds := 0, 0
-	addCandidate := func(i int, o uint64, res scanResult) {
-		switch {
-		case res == found && o < v.nkeys:
-			cand[candidates], ord[candidates] = uint8(i), o
-			candidates++
-			prefetch(unsafe.Pointer(&offsets[o*width]))
-		case res == found:
-			// An ordinal past the end (a damaged file): Find goes on to
-			// later slots with the same tag, and so must the answer.
-			_, present[i] = v.FindHashed(keys[i], hash[i])
+	addCandidate := func(i int, s uint64, res scanResult) {
+		if res != found {
+			return
+		}
+		n := uint64(len(keys[i]))
+		off := s&offMask - 1 // wraps to 2^64-1 for a used slot without an offset
+		if n >= LongKey || off > uint64(len(keyData)) || n > uint64(len(keyData))-off {
+			// A long key's length is in the length table; a slot that
+			// points past the key data is in a damaged file. Has handles
+			// both.
+			present[i] = v.HasHashed(keys[i], hash[i])
+			return
+		}
+		cand[candidates], start[candidates] = uint8(i), off
+		candidates++
+		if n > 0 {
+			prefetch(unsafe.Pointer(&keyData[off]))
+			prefetch(unsafe.Pointer(&keyData[off+n-1]))
 		}
 	}
 	for i := range keys {
 		present[i] = false
-		o, res := v.scanTag(b1[i], hash[i]&tagMask)
+		s, res := v.scanMatch(b1[i], Match(hash[i], uint64(len(keys[i]))))
 		if res == full && b2[i] != b1[i] {
 			second[seconds] = uint8(i)
 			seconds++
 			prefetch(unsafe.Pointer(&buckets[b2[i]*BucketSize]))
 			continue
 		}
-		addCandidate(i, o, res)
+		addCandidate(i, s, res)
 	}
 	// Stage 3: scan the second buckets that are needed.
 	for _, i := range second[:seconds] {
-		o, res := v.scanTag(b2[i], hash[i]&tagMask)
-		addCandidate(int(i), o, res)
+		s, res := v.scanMatch(b2[i], Match(hash[i], uint64(len(keys[i]))))
+		addCandidate(int(i), s, res)
 	}
-	// Stage 4: read the candidates' spans, and prefetch their keys.
-	for c := range candidates {
-		start[c], end[c] = v.span(ord[c])
-		if end[c] <= uint64(len(keyData)) && end[c] > start[c] {
-			prefetch(unsafe.Pointer(&keyData[start[c]]))
-			prefetch(unsafe.Pointer(&keyData[end[c]-1]))
-		}
-	}
-	// Stage 5: compare. A candidate that is not the key (its tag matched
-	// by chance: about 1 in 2^24 slots) sends the key to Find, which also
-	// tries any later slot with the same tag.
+	// Stage 4: compare. A candidate that is not the key (its tag matched
+	// by chance: about 1 in 2^16 slots holding a key of its length) sends
+	// the key to Has, which also tries any later slot that matches.
 	for c := range candidates {
 		i := cand[c]
 		k := keys[i]
-		if v.keyAt(start[c], end[c], k) {
+		if v.keyAt(start[c], start[c]+uint64(len(k)), k) {
 			present[i] = true
 			continue
 		}
-		_, present[i] = v.FindHashed(k, hash[i])
+		present[i] = v.HasHashed(k, hash[i])
 	}
 }
 
-// scanTag returns the ordinal in the first slot of bucket b holding tag:
-// like scan, without comparing keys.
-func (v *View) scanTag(b, tag uint64) (uint64, scanResult) {
+// scanMatch returns the first slot of bucket b whose tag and length field
+// are m: like scan, without comparing keys.
+func (v *View) scanMatch(b, m uint64) (uint64, scanResult) {
 	bucket := (*[BucketSize]byte)(v.buckets[b*BucketSize : b*BucketSize+BucketSize])
 	for i := 0; i < BucketSize; i += SlotSize {
 		s := binary.LittleEndian.Uint64(bucket[i : i+SlotSize])
 		if s == 0 {
 			return 0, missed
 		}
-		if s>>OrdinalBits == tag {
-			return s&ordMask - 1, found
+		if s>>matchShift == m {
+			return s, found
 		}
 	}
 	return 0, full

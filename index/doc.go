@@ -1,5 +1,5 @@
 // Package index is the only code that knows the byte layout of a STRU file,
-// version 1. format.md at the root of the repository is the specification;
+// version 2. format.md at the root of the repository is the specification;
 // the comments here cite its sections as §1 … §10, and this one only maps
 // the layout onto the code.
 //
@@ -9,10 +9,11 @@
 // ComputeLayout derives them from the header's counts and widths.
 //
 //	offset           section   content                                   see
-//	0                header    128 bytes: magic "STRU", version 1,       §2  Header, Encode, ParseHeader
+//	0                header    128 bytes: magic "STRU", version 2,       §2  Header, Encode, ParseHeader
 //	                           counts, hash key, widths, CRC-32Cs
-//	128              buckets   Buckets × 64 bytes: 8 slots of u64 each,  §4  Buckets, MakeSlot, View.Find
-//	                           slot = tag<<40 | (ordinal+1), 0 = empty
+//	128              buckets   Buckets × 64 bytes: 8 slots of u64 each,  §4  Buckets, MakeSlot, View.Has
+//	                           slot = tag<<48 | lenfield<<40 |
+//	                           (offset+1), 0 = empty
 //	aligned to 64    offsets   Keys × OffsetWidth (4 or 8) bytes:        §5  OffsetWidth
 //	                           where each key starts in the key data
 //	aligned to 64    lengths   Keys × LengthWidth (1 or 2) bytes:        §5  LengthWidth
@@ -22,11 +23,18 @@
 //	aligned to 64    (end of file = Header.FileSize)
 //
 // A key's hash is SipHash-2-4 under the file's 128-bit key (§3, Hash); it
-// picks two candidate buckets and a 24-bit tag (Buckets, Tag). A key lives
-// in its first bucket, or in its second only when the first is full, and
-// every bucket fills from slot 0, so a lookup reads at most MaxProbe = 2
-// buckets (§4). Every byte of the file is covered by a CRC-32C (§6.1,
-// §6.2): the header's own, or one of the four section checksums it holds.
+// picks two candidate buckets and a 16-bit tag (Buckets, Tag). A slot holds
+// the tag, the key's length up to LongKey (LenField) and its offset in the
+// key data plus one, so a slot whose tag and length field match (Match) is
+// compared with the key data at its offset directly: a membership hit
+// reads the bucket and the key's bytes. The ordinal of the key in a slot,
+// which View.Find returns and which a key of LongKey bytes or more is
+// compared through, is found by binary search of the offset table for the
+// slot's offset. A key lives in its first bucket, or in its second only
+// when the first is full, and every bucket fills from slot 0, so a lookup
+// reads at most MaxProbe = 2 buckets (§4). Every byte of the file is
+// covered by a CRC-32C (§6.1, §6.2): the header's own, or one of the four
+// section checksums it holds.
 //
 // Opening a file checks only the header, in O(1) (§6.3: ParseHeader, then
 // Header.Layout); View.Verify reads everything (§6.4). Errors wrap

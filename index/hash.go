@@ -87,18 +87,34 @@ func bucketsIn(h, blocks, perBlock uint64) (b1, b2 uint64) {
 	return base + o1, base + o2
 }
 
-// Tag returns the TagBits-bit tag of a key with hash h: its low 24 bits.
+// Tag returns the TagBits-bit tag of a key with hash h: its low 16 bits.
 func Tag(h uint64) uint64 { return h & tagMask }
 
-// MakeSlot returns the slot value for the key with the given tag and
-// ordinal: tag<<40 | (ordinal+1). A zero slot is empty.
-func MakeSlot(tag, ordinal uint64) uint64 { return tag<<OrdinalBits | (ordinal + 1) }
+// LenField returns a slot's length field for a key of n bytes: n, or
+// LongKey for a key of LongKey bytes or more.
+func LenField(n uint64) uint64 { return min(n, LongKey) }
+
+// Match returns the top TagBits+LenBits bits of every slot holding a key
+// of n bytes with hash h: tag<<8 | length field (format.md §4).
+func Match(h, n uint64) uint64 { return Tag(h)<<LenBits | LenField(n) }
+
+// MakeSlot returns the slot of the key of n bytes with hash h that starts
+// at offset in the key data: tag<<48 | length field<<40 | (offset+1). A
+// zero slot is empty. offset must be at most MaxKeyBytes.
+func MakeSlot(h, n, offset uint64) uint64 { return Match(h, n)<<matchShift | (offset + 1) }
+
+// SlotMatch returns the tag and length field of a slot, as Match gives them.
+func SlotMatch(slot uint64) uint64 { return slot >> matchShift }
 
 // SlotTag returns the tag held in a used slot.
-func SlotTag(slot uint64) uint64 { return slot >> OrdinalBits }
+func SlotTag(slot uint64) uint64 { return slot >> (matchShift + LenBits) }
 
-// SlotOrdinal returns the ordinal held in a slot, and false if it is empty.
-func SlotOrdinal(slot uint64) (ordinal uint64, used bool) {
-	o := slot & ordMask
+// SlotLen returns the length field of a used slot.
+func SlotLen(slot uint64) uint64 { return slot >> matchShift & LongKey }
+
+// SlotOffset returns the offset in the key data held in a slot, and false
+// if the slot is empty.
+func SlotOffset(slot uint64) (offset uint64, used bool) {
+	o := slot & offMask
 	return o - 1, o != 0
 }

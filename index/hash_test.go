@@ -317,50 +317,90 @@ func TestBucketsSpread(t *testing.T) {
 	}
 }
 
+// TestTagAndSlot checks a slot's fields against format.md §4, written out:
+// slot = tag<<48 | length field<<40 | (offset+1), where the tag is the low
+// 16 bits of the key's hash and the length field is the key's length, or
+// 255 for a key of 255 bytes or more. A zero slot is empty.
 func TestTagAndSlot(t *testing.T) {
-	tags := []uint64{0, 1, 0x0e0e31, 0x7fffff, 0xffffff}
-	ords := []uint64{0, 1, 2, 1 << 32, index.MaxKeys - 1}
+	if index.TagBits != 16 || index.LenBits != 8 || index.OffsetBits != 40 || index.LongKey != 255 {
+		t.Fatalf("TagBits, LenBits, OffsetBits, LongKey = %d, %d, %d, %d; format.md §4 says 16, 8, 40, 255",
+			index.TagBits, index.LenBits, index.OffsetBits, index.LongKey)
+	}
+	hs := []uint64{0, 1, 0xffff, 0x10000, 0x726fdb47dd0e0e31, 1<<64 - 1, 0xabcdef000000}
+	lens := []uint64{0, 1, 2, 6, 254, 255, 256, 300, index.MaxKeyLen}
+	offs := []uint64{0, 1, 2, 1<<32 - 1, 1 << 32, index.MaxKeyBytes - 1, index.MaxKeyBytes}
 	r := rand.New(rand.NewPCG(9, 10))
-	for range 200 {
-		tags = append(tags, index.Tag(r.Uint64()))
-		ords = append(ords, r.Uint64N(index.MaxKeys))
+	for range 100 {
+		hs = append(hs, r.Uint64())
+		lens = append(lens, r.Uint64N(index.MaxKeyLen+1))
+		offs = append(offs, r.Uint64N(index.MaxKeyBytes+1))
 	}
-	for _, tag := range tags {
-		if tag >= 1<<index.TagBits {
-			t.Fatalf("Tag gave %#x, more than %d bits", tag, index.TagBits)
+	for _, h := range hs {
+		tag := h & 0xffff
+		if got := index.Tag(h); got != tag {
+			t.Fatalf("Tag(%#x) = %#x, want its low 16 bits %#x", h, got, tag)
 		}
-		for _, ord := range ords {
-			s := index.MakeSlot(tag, ord)
-			if s == 0 {
-				t.Fatalf("MakeSlot(%#x, %d) = 0, the empty slot", tag, ord)
+		for _, n := range lens {
+			lenField := min(n, 255)
+			if got := index.LenField(n); got != lenField {
+				t.Fatalf("LenField(%d) = %d, want %d", n, got, lenField)
 			}
-			if want := tag<<40 | (ord + 1); s != want {
-				t.Fatalf("MakeSlot(%#x, %d) = %#016x, want tag<<40 | (ordinal+1) = %#016x", tag, ord, s, want)
+			if got, want := index.Match(h, n), tag<<8|lenField; got != want {
+				t.Fatalf("Match(%#x, %d) = %#x, want tag<<8 | length field = %#x", h, n, got, want)
 			}
-			if got := index.SlotTag(s); got != tag {
-				t.Fatalf("SlotTag(MakeSlot(%#x, %d)) = %#x", tag, ord, got)
-			}
-			if got, used := index.SlotOrdinal(s); !used || got != ord {
-				t.Fatalf("SlotOrdinal(MakeSlot(%#x, %d)) = %d, %v", tag, ord, got, used)
+			for _, off := range offs {
+				s := index.MakeSlot(h, n, off)
+				want := tag<<48 | lenField<<40 | (off + 1)
+				if s != want {
+					t.Fatalf("MakeSlot(%#x, %d, %d) = %#016x, want tag<<48 | length field<<40 | (offset+1) = %#016x", h, n, off, s, want)
+				}
+				if s == 0 {
+					t.Fatalf("MakeSlot(%#x, %d, %d) = 0, the empty slot", h, n, off)
+				}
+				if got := index.SlotTag(s); got != tag {
+					t.Fatalf("SlotTag(%#016x) = %#x, want %#x", s, got, tag)
+				}
+				if got := index.SlotLen(s); got != lenField {
+					t.Fatalf("SlotLen(%#016x) = %d, want %d", s, got, lenField)
+				}
+				if got := index.SlotMatch(s); got != index.Match(h, n) || got != s>>40 {
+					t.Fatalf("SlotMatch(%#016x) = %#x, want Match(%#x, %d) = slot>>40 = %#x", s, got, h, n, s>>40)
+				}
+				if got, used := index.SlotOffset(s); !used || got != off {
+					t.Fatalf("SlotOffset(%#016x) = %d, %v; want %d, true", s, got, used, off)
+				}
 			}
 		}
 	}
-	if _, used := index.SlotOrdinal(0); used {
-		t.Error("SlotOrdinal(0) says the empty slot is used")
-	}
-	// A tag-only value (ordinal field 0) is not a used slot either.
-	if _, used := index.SlotOrdinal(0xabcdef << 40); used {
-		t.Error("SlotOrdinal of a slot whose ordinal field is 0 says it is used")
-	}
-	for _, c := range []struct{ h, tag uint64 }{
-		{0, 0}, {0x726fdb47dd0e0e31, 0x0e0e31}, {1<<64 - 1, 0xffffff}, {0xabcdef000000, 0},
-	} {
-		if got := index.Tag(c.h); got != c.tag {
-			t.Errorf("Tag(%#x) = %#x, want the low 24 bits %#x", c.h, got, c.tag)
+	// Every length of LongKey bytes or more has the same length field, and
+	// every shorter length its own.
+	for n := range uint64(300) {
+		if got := index.Match(0x1234, n) == index.Match(0x1234, n+1); got != (n >= 255) {
+			t.Errorf("Match(h, %d) == Match(h, %d) is %v, want %v", n, n+1, got, n >= 255)
 		}
 	}
-	if index.MaxKeys+1 >= 1<<index.OrdinalBits {
-		t.Errorf("MaxKeys = %d: ordinal+1 of the last key does not fit %d bits", uint64(index.MaxKeys), index.OrdinalBits)
+	if _, used := index.SlotOffset(0); used {
+		t.Error("SlotOffset(0) says the empty slot is used")
+	}
+	// A slot whose offset field is 0 is not a used slot, whatever its tag
+	// and length field.
+	if _, used := index.SlotOffset(0xabcd<<48 | 7<<40); used {
+		t.Error("SlotOffset of a slot whose offset field is 0 says it is used")
+	}
+	// The last offset a file can hold, that of an empty key at the end of
+	// MaxKeyBytes bytes of key data, still fits the 40-bit field as
+	// offset+1; and the three fields fill the 64 bits.
+	if index.TagBits+index.LenBits+index.OffsetBits != 64 {
+		t.Errorf("a slot's fields are %d bits, want 64", index.TagBits+index.LenBits+index.OffsetBits)
+	}
+	if index.MaxKeyBytes+1 != 1<<index.OffsetBits-1 {
+		t.Errorf("MaxKeyBytes = %d: offset+1 of the end of the key data is not the largest %d-bit value", uint64(index.MaxKeyBytes), index.OffsetBits)
+	}
+	if s := index.MakeSlot(1<<64-1, 255, index.MaxKeyBytes); s != 1<<64-1 {
+		t.Errorf("MakeSlot of the largest tag, length field and offset = %#016x, want all ones", s)
+	}
+	if index.MaxKeys != 1<<40-2 {
+		t.Errorf("MaxKeys = %d, want 2^40 - 2", uint64(index.MaxKeys))
 	}
 }
 

@@ -9,20 +9,24 @@ import (
 // Format constants. format.md §1–§5 and §8 define each of them.
 const (
 	Magic      = "STRU" // the first four bytes of every file
-	Version    = 1      // the format version this package writes and reads
-	HeaderSize = 128    // bytes in the version 1 header
+	Version    = 2      // the format version this package writes and reads
+	HeaderSize = 128    // bytes in the header
 	Align      = 64     // every section starts at a multiple of Align
 
 	SlotSize    = 8                      // bytes per slot
 	BucketSlots = 8                      // slots per bucket
 	BucketSize  = SlotSize * BucketSlots // bytes per bucket: one 64-byte cache line
-	TagBits     = 24                     // hash bits kept in a slot
-	OrdinalBits = 64 - TagBits           // bits of a slot holding ordinal+1
-	MaxKeys     = 1<<OrdinalBits - 2     // most keys a file can hold
+	TagBits     = 16                     // hash bits kept in a slot
+	LenBits     = 8                      // bits of a slot holding the key's length, up to LongKey
+	OffsetBits  = 40                     // bits of a slot holding offset+1
+	LongKey     = 1<<LenBits - 1         // a slot's length field for keys this long or longer
+	MaxKeyBytes = 1<<OffsetBits - 2      // most key data bytes a file can hold
+	MaxKeys     = 1<<OffsetBits - 2      // most keys a file can hold
 	MaxKeyLen   = 1<<16 - 1              // longest key, in bytes
 	MaxProbe    = 2                      // buckets a lookup reads, at most
 	tagMask     = 1<<TagBits - 1         // low TagBits bits
-	ordMask     = 1<<OrdinalBits - 1     // low OrdinalBits bits
+	offMask     = 1<<OffsetBits - 1      // low OffsetBits bits
+	matchShift  = OffsetBits             // a slot's tag and length field are its bits from here up
 	maxFileSize = 1 << 62                // no file may be this large
 	headerCRCAt = HeaderSize - 4         // offset of the header checksum
 	reservedAt  = 88                     // first reserved header byte
@@ -43,9 +47,9 @@ func UpdateChecksum(crc uint32, b []byte) uint32 { return crc32.Update(crc, cast
 // Encode and ParseHeader convert it to and from bytes; format.md §2 gives the
 // layout, which the offsets in the comments repeat.
 type Header struct {
-	Version       uint16    // [4:6] format version, 1
-	IncompatFlags uint32    // [8:12] features a reader must understand; v1: 0
-	CompatFlags   uint32    // [12:16] features a reader may ignore; v1: 0
+	Version       uint16    // [4:6] format version, 2
+	IncompatFlags uint32    // [8:12] features a reader must understand; v2: 0
+	CompatFlags   uint32    // [12:16] features a reader may ignore; v2: 0
 	FileSize      uint64    // [16:24] total bytes in the file
 	Keys          uint64    // [24:32] number of keys
 	Buckets       uint64    // [32:40] number of 64-byte buckets, at least 1
@@ -104,7 +108,7 @@ func ParseHeader(b []byte, file string) (Header, error) {
 		return h, &FormatError{File: file, Section: "header", Off: 4, Msg: versionMsg(h.Version), Err: ErrVersion}
 	}
 	if size := le.Uint16(b[6:]); size != HeaderSize {
-		return h, corrupt(file, SectionHeader, 6, "header size is %d, version 1 requires %d", size, HeaderSize)
+		return h, corrupt(file, SectionHeader, 6, "header size is %d, version 2 requires %d", size, HeaderSize)
 	}
 	if want, got := le.Uint32(b[headerCRCAt:]), Checksum(b[:headerCRCAt]); want != got {
 		return h, corrupt(file, SectionHeader, headerCRCAt, "header checksum mismatch: stored %#08x, computed %#08x", want, got)

@@ -3,6 +3,7 @@ package index_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -35,7 +36,8 @@ func resealHeader(f []byte) {
 	le.PutUint32(f[124:], index.Checksum(f[:124]))
 }
 
-// resealSections recomputes the four section checksums and then the header
+// resealSections recomputes the four section checksums (format.md §2: the
+// checksum of section s at 72 + 4·(s−1), buckets first) and then the header
 // checksum, so that damage to a section reaches the structural checks of
 // full verification. The header must be intact enough to give a layout.
 func resealSections(t testing.TB, f []byte) {
@@ -109,22 +111,27 @@ func TestHeaderRoundTrip(t *testing.T) {
 // table, field by field.
 func TestHeaderOffsets(t *testing.T) {
 	h := index.Header{
-		Version: 1, IncompatFlags: 0x11121314, CompatFlags: 0x21222324,
+		Version: 2, IncompatFlags: 0x11121314, CompatFlags: 0x21222324,
 		FileSize: 0x3132333435363738, Keys: 0x4142434445464748, Buckets: 0x5152535455565758,
 		KeyBytes: 0x6162636465666768, HashKey: sipRefKey, OffsetWidth: 0x71, LengthWidth: 0x72,
 		MaxKeyLen: 0x81828384, SectionCRC: [4]uint32{0x91929394, 0xa1a2a3a4, 0xb1b2b3b4, 0xc1c2c3c4},
 	}
 	var b [128]byte
+	for i := range b {
+		b[i] = 0xee // Encode must clear the reserved bytes
+	}
 	h.Encode(b[:])
 	for _, f := range []struct {
 		off, width int
 		want       uint64
 	}{
-		{4, 2, 1}, {6, 2, 128}, {8, 4, 0x11121314}, {12, 4, 0x21222324},
+		{0, 4, 0x55525453}, {4, 2, 2}, {6, 2, 128}, {8, 4, 0x11121314}, {12, 4, 0x21222324},
 		{16, 8, 0x3132333435363738}, {24, 8, 0x4142434445464748}, {32, 8, 0x5152535455565758},
 		{40, 8, 0x6162636465666768}, {48, 8, 0x0706050403020100}, {56, 8, 0x0f0e0d0c0b0a0908},
 		{64, 1, 0x71}, {65, 1, 0x72}, {66, 2, 0}, {68, 4, 0x81828384},
 		{72, 4, 0x91929394}, {76, 4, 0xa1a2a3a4}, {80, 4, 0xb1b2b3b4}, {84, 4, 0xc1c2c3c4},
+		{88, 4, 0}, {92, 8, 0}, {100, 8, 0}, {108, 8, 0}, {116, 8, 0}, // reserved
+		{124, 4, uint64(index.Checksum(b[:124]))},
 	} {
 		var got uint64
 		for i := f.width - 1; i >= 0; i-- {
@@ -161,11 +168,21 @@ func both(a, b func([]byte) []byte) func([]byte) []byte {
 	return func(f []byte) []byte { return b(a(f)) }
 }
 
+// all applies changes in order.
+func all(changes ...func([]byte) []byte) func([]byte) []byte {
+	return func(f []byte) []byte {
+		for _, c := range changes {
+			f = c(f)
+		}
+		return f
+	}
+}
+
 // TestOpenDamagedHeader damages the golden file's header, or its length,
 // one way at a time and checks the exact sentinel, section and offset of
 // the error (format.md §6.3).
 func TestOpenDamagedHeader(t *testing.T) {
-	const size = 384 // the golden file's size
+	const size = 384 // the golden file's size: format.md §10
 	for _, d := range []damage{
 		// Check 1: magic.
 		{"empty file", func(f []byte) []byte { return nil }, false, index.ErrNotIndex, "header", 0},
@@ -177,8 +194,10 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"magic only", func(f []byte) []byte { return f[:4] }, false, index.ErrCorrupt, "header", 0},
 		{"short header", func(f []byte) []byte { return f[:127] }, false, index.ErrCorrupt, "header", 0},
 		// Check 3: version, before the checksum.
-		{"newer version", put(4, 2, 2), false, index.ErrVersion, "header", 4},
-		{"newer version, resealed", put(4, 2, 2), true, index.ErrVersion, "header", 4},
+		{"newer version", put(4, 2, 3), false, index.ErrVersion, "header", 4},
+		{"newer version, resealed", put(4, 2, 3), true, index.ErrVersion, "header", 4},
+		{"version 1", put(4, 2, 1), false, index.ErrVersion, "header", 4},
+		{"version 1, resealed", put(4, 2, 1), true, index.ErrVersion, "header", 4},
 		{"version 0", put(4, 2, 0), true, index.ErrVersion, "header", 4},
 		{"version 0xffff", put(4, 2, 0xffff), false, index.ErrVersion, "header", 4},
 		// Check 4: header size.
@@ -187,7 +206,9 @@ func TestOpenDamagedHeader(t *testing.T) {
 		// Check 5: checksum.
 		{"key count changed", put(24, 8, 3), false, index.ErrCorrupt, "header", 124},
 		{"hash key changed", put(50, 1, 0xff), false, index.ErrCorrupt, "header", 124},
-		{"section checksum changed", put(84, 1, 0), false, index.ErrCorrupt, "header", 124},
+		{"buckets checksum changed", put(72, 1, 0), false, index.ErrCorrupt, "header", 124},
+		{"keys checksum changed", put(84, 1, 0), false, index.ErrCorrupt, "header", 124},
+		{"reserved byte 88 changed", put(88, 1, 1), false, index.ErrCorrupt, "header", 124},
 		{"header checksum changed", put(127, 1, 0), false, index.ErrCorrupt, "header", 124},
 		{"unknown incompatible flag, not resealed", put(8, 4, 1), false, index.ErrCorrupt, "header", 124},
 		// Check 6: incompatible flags.
@@ -197,6 +218,7 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"reserved byte 66", put(66, 1, 1), true, index.ErrCorrupt, "header", 66},
 		{"reserved byte 67", put(67, 1, 0x80), true, index.ErrCorrupt, "header", 66},
 		{"reserved byte 88", put(88, 1, 1), true, index.ErrCorrupt, "header", 88},
+		{"reserved byte 92", put(92, 1, 0x40), true, index.ErrCorrupt, "header", 92},
 		{"reserved byte 123", put(123, 1, 1), true, index.ErrCorrupt, "header", 123},
 		// Checks 8 and 9: widths.
 		{"offset width 0", put(64, 1, 0), true, index.ErrCorrupt, "header", 64},
@@ -220,6 +242,15 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"longest key 256 in 1-byte lengths", put(68, 4, 256), true, index.ErrCorrupt, "header", 68},
 		// Check 16: 4-byte offsets over 4 GiB of keys.
 		{"4-byte offsets, 2^32+1 key bytes", both(put(68, 4, 255), put(40, 8, 1<<32+1)), true, index.ErrCorrupt, "header", 40},
+		// Key bytes within MaxKeyBytes, the most a slot's 40-bit offset+1
+		// can address (format.md §8): with 8-byte offsets, and enough keys
+		// and buckets that no other check applies.
+		{"key bytes MaxKeyBytes+1", all(put(24, 8, index.MaxKeys), put(32, 8, 1<<37), put(64, 1, 8), put(40, 8, index.MaxKeyBytes+1)),
+			true, index.ErrCorrupt, "header", 40},
+		{"key bytes 2^40", all(put(24, 8, index.MaxKeys), put(32, 8, 1<<37), put(64, 1, 8), put(40, 8, 1<<40)),
+			true, index.ErrCorrupt, "header", 40},
+		{"key bytes MaxKeyBytes, the file too short", all(put(24, 8, index.MaxKeys), put(32, 8, 1<<37), put(64, 1, 8), put(40, 8, index.MaxKeyBytes)),
+			true, index.ErrCorrupt, "header", 16},
 		// Check 17: key bytes within count × longest.
 		{"key bytes above count × longest", put(40, 8, 25), true, index.ErrCorrupt, "header", 40},
 		// Check 18: no keys, no longest key.
@@ -267,6 +298,57 @@ func TestOpenDamagedHeader(t *testing.T) {
 	}
 }
 
+// version1Example is version 1's worked example: {"", "a", "apple",
+// "banana"} with the hash key 00 01 … 0f, testdata/example.stru as version
+// 1 of the format had it. Its sections are those of version 2; its slots
+// are not (a 24-bit tag and the key's ordinal+1).
+const version1Example = "" +
+	"5354525501008000000000000000000080010000000000000400000000000000" +
+	"01000000000000000c00000000000000000102030405060708090a0b0c0d0e0f" +
+	"0401000006000000b470ebb07096d04a563c120147ca58b90000000000000000" +
+	"000000000000000000000000000000000000000000000000000000009c856532" +
+	"0100000000310e0e0200000000ca48110300000000c4fd9a04000000006063f3" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"0000000000000000010000000600000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"0001050600000000000000000000000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"616170706c6562616e616e610000000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
+// TestOpenVersion1 checks that an intact version 1 file is refused with
+// ErrVersion at the version field, in a message naming both versions: this
+// package reads version 2 only. The version field is all that tells the
+// two apart before full verification: with it changed to 2 the file opens,
+// and only Verify notices that its slots are not version 2 slots.
+func TestOpenVersion1(t *testing.T) {
+	f, err := hex.DecodeString(version1Example)
+	if err != nil || len(f) != 384 || le.Uint32(f[124:]) != index.Checksum(f[:124]) {
+		t.Fatalf("version1Example: %d bytes, %v, or a bad header checksum", len(f), err)
+	}
+	_, err = index.NewView(f, "v1.stru")
+	var fe *index.FormatError
+	if !errors.As(err, &fe) || fe.Err != index.ErrVersion || fe.Section != "header" || fe.Off != 4 {
+		t.Fatalf("NewView of a version 1 file: %v, want ErrVersion in the header at offset 4", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "version 1") || !strings.Contains(msg, "version 2") {
+		t.Errorf("NewView of a version 1 file: %q does not name version 1 and version 2", msg)
+	}
+	if _, err := index.ParseHeader(f, ""); !errors.Is(err, index.ErrVersion) {
+		t.Errorf("ParseHeader of a version 1 file: %v, want ErrVersion", err)
+	}
+
+	put(4, 2, 2)(f)
+	resealHeader(f)
+	v, err := index.NewView(f, "v1.stru")
+	if err != nil {
+		t.Fatalf("NewView of a version 1 file marked version 2: %v", err)
+	}
+	if err := v.Verify(); !errors.As(err, &fe) || fe.Err != index.ErrCorrupt || fe.Section != "buckets" {
+		t.Errorf("Verify of a version 1 file marked version 2: %v, want ErrCorrupt in the buckets", err)
+	}
+}
+
 // TestOpenAcceptsCompatible checks that what format.md §5 and §7 say a
 // reader must accept opens: unknown compatible flags, with or without data
 // in the reserved bytes.
@@ -276,7 +358,7 @@ func TestOpenAcceptsCompatible(t *testing.T) {
 		change func([]byte) []byte
 	}{
 		{"unknown compatible flag", put(12, 4, 1)},
-		{"unknown compatible flag and reserved data", both(put(12, 4, 1<<31), both(put(66, 2, 0xffff), put(88, 8, 0x0123456789abcdef)))},
+		{"unknown compatible flag and reserved data", all(put(12, 4, 1<<31), put(66, 2, 0xffff), put(88, 8, 0x0123456789abcdef))},
 		{"reserved data at 123", both(put(12, 4, 4), put(123, 1, 9))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -332,11 +414,13 @@ func TestFormatError(t *testing.T) {
 		}
 	}
 
-	// The example message of format.md §6.3.
+	// The example message of format.md §6.3, with the golden file's
+	// header checksum.
 	f := readGolden(t)
+	computed := index.Checksum(f[:124])
 	le.PutUint32(f[124:], 0x12345678)
 	_, err := index.NewView(f, "x.stru")
-	if want := "stru: x.stru: header at offset 0x7c: header checksum mismatch: stored 0x12345678, computed 0x3265859c"; err == nil || err.Error() != want {
+	if want := fmt.Sprintf("stru: x.stru: header at offset 0x7c: header checksum mismatch: stored 0x12345678, computed %#08x", computed); err == nil || err.Error() != want {
 		t.Errorf("NewView with a bad header checksum: %v, want %q", err, want)
 	}
 	if !strings.Contains(index.ErrKeyTooLong.Error(), "65535") {

@@ -100,7 +100,7 @@ func BucketCount(keys uint64, loadFactor float64) uint64 {
 
 // Layout checks that the header's counts, widths and file size are
 // consistent with each other and with a file of fileSize bytes, and returns
-// the sections' extents (format.md §6.3, checks 8–21, in that order). It is O(1).
+// the sections' extents (format.md §6.3, checks 8–22, in that order). It is O(1).
 func (h *Header) Layout(fileSize uint64, file string) (Layout, error) {
 	bad := func(off uint64, format string, args ...any) (Layout, error) {
 		return Layout{}, corrupt(file, SectionHeader, off, format, args...)
@@ -124,6 +124,8 @@ func (h *Header) Layout(fileSize uint64, file string) (Layout, error) {
 		return bad(68, "longest key length %d does not fit a %d-byte length", h.MaxKeyLen, h.LengthWidth)
 	case h.OffsetWidth == 4 && h.KeyBytes > 1<<32:
 		return bad(40, "key data of %d bytes needs 8-byte offsets", h.KeyBytes)
+	case h.KeyBytes > MaxKeyBytes:
+		return bad(40, "key data of %d bytes exceeds the maximum %d", h.KeyBytes, uint64(MaxKeyBytes))
 	}
 	if hi, most := bits.Mul64(h.Keys, uint64(h.MaxKeyLen)); hi == 0 && h.KeyBytes > most {
 		return bad(40, "key data of %d bytes exceeds %d keys of at most %d bytes", h.KeyBytes, h.Keys, h.MaxKeyLen)

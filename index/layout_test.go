@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -80,7 +81,9 @@ func TestComputeLayoutOverflow(t *testing.T) {
 		{1 << 61, 1 << 58, 0, 8, 2, false},        // keys × 8 overflows too
 		{1 << 62, 1, 0, 8, 1, false},              // keys × 8 overflows 64 bits
 		{1 << 59, 1, 0, 8, 1, false},              // keys × 8 = 2^62
-		{1<<40 - 2, 1 << 37, 1 << 56, 8, 2, true}, // the largest counts the format allows
+		{1<<40 - 2, 1 << 37, 1 << 56, 8, 2, true}, // counts past what the format allows, still laid out
+		// The largest counts the format allows.
+		{index.MaxKeys, 1 << 37, index.MaxKeyBytes, 8, 2, true},
 	} {
 		_, ok := index.ComputeLayout(c.keys, c.buckets, c.keyBytes, c.ow, c.lw)
 		if ok != c.ok {
@@ -166,7 +169,7 @@ func TestBucketCount(t *testing.T) {
 // TestHeaderLayoutWidths checks that Layout accepts both widths format.md
 // §5 allows and rejects the rest.
 func TestHeaderLayoutWidths(t *testing.T) {
-	base := index.Header{Version: 1, Keys: 4, Buckets: 1, KeyBytes: 12, MaxKeyLen: 6}
+	base := index.Header{Version: index.Version, Keys: 4, Buckets: 1, KeyBytes: 12, MaxKeyLen: 6}
 	for _, c := range []struct {
 		ow, lw   uint8
 		keyBytes uint64
@@ -199,17 +202,40 @@ func TestHeaderLayoutWidths(t *testing.T) {
 		keyBytes uint64
 		ok       bool
 	}{{1 << 32, true}, {1<<32 + 1, false}} {
-		h := index.Header{Version: 1, Keys: 1 << 20, Buckets: 1 << 17, KeyBytes: c.keyBytes, MaxKeyLen: 65535, OffsetWidth: 4, LengthWidth: 2}
+		h := index.Header{Version: index.Version, Keys: 1 << 20, Buckets: 1 << 17, KeyBytes: c.keyBytes, MaxKeyLen: 65535, OffsetWidth: 4, LengthWidth: 2}
 		l, _ := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
 		h.FileSize = l.FileSize()
 		if _, err := h.Layout(h.FileSize, ""); (err == nil) != c.ok {
 			t.Errorf("Layout with 4-byte offsets and %d key bytes: %v, want ok = %v", c.keyBytes, err, c.ok)
 		}
 	}
+	// 8-byte offsets hold up to MaxKeyBytes = 2^40 − 2 key bytes, the most
+	// a slot's 40-bit offset+1 can point into, and no more.
+	for _, c := range []struct {
+		keyBytes uint64
+		ok       bool
+	}{{index.MaxKeyBytes, true}, {index.MaxKeyBytes + 1, false}, {1 << 40, false}} {
+		h := index.Header{Version: index.Version, Keys: 1 << 25, Buckets: 1 << 22, KeyBytes: c.keyBytes, MaxKeyLen: 65535, OffsetWidth: 8, LengthWidth: 2}
+		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+		if !ok {
+			t.Fatalf("ComputeLayout for %+v failed", h)
+		}
+		h.FileSize = l.FileSize()
+		_, err := h.Layout(h.FileSize, "")
+		var fe *index.FormatError
+		if c.ok && err != nil || !c.ok && (!errors.As(err, &fe) || fe.Section != "header" || fe.Off != 40) {
+			t.Errorf("Layout with 8-byte offsets and %d key bytes: %v, want ok = %v (else an error at offset 40)", c.keyBytes, err, c.ok)
+		}
+	}
 }
 
+// TestSectionString checks the sections' order and names (format.md §1).
 func TestSectionString(t *testing.T) {
-	for s, want := range []string{"header", "buckets", "offsets", "lengths", "keys", "file"} {
+	names := []string{"header", "buckets", "offsets", "lengths", "keys"}
+	if int(index.NumSections) != len(names) {
+		t.Errorf("NumSections = %d, want %d", index.NumSections, len(names))
+	}
+	for s, want := range append(names, "file") {
 		if got := index.Section(s).String(); got != want {
 			t.Errorf("Section(%d).String() = %q, want %q", s, got, want)
 		}

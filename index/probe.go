@@ -16,17 +16,20 @@ import (
 // the key in vector registers, two 64-bit lanes per register holding
 // SipHash's four state words, so that a SipRound is eight instructions
 // instead of fourteen and uses none of the integer registers; it then
-// compares the tags of all the slots of both buckets in a few
+// compares the 16-bit tags of all the slots of both buckets in a few
 // instructions, without a branch on what they hold. The hash is the same
 // SipHash-2-4 as Hash's (format.md §3), and the slots tried and their
 // order are those of FindHashed's scan (format.md §4): first bucket up to
 // its first empty slot, then, only if it is full, the second.
 
-// findProbed is Find through probe; the View must hold at least one bucket.
-func (v *View) findProbed(key []byte) (ordinal uint64, ok bool) {
+// locateProbed is locate through probe; the View must hold at least one
+// bucket. probe compares only the tags; the length fields of its
+// candidates are compared here.
+func (v *View) locateProbed(key []byte) (slot uint64, ok bool) {
 	// NewView made nbuckets a multiple of blocks, so the buckets
 	// section holds blocks × perBlock buckets, as probe needs.
-	_, b1, b2, cand := probe(v.k0, v.k1, key, &v.buckets[0], v.blocks, v.perBlock)
+	h, b1, b2, cand := probe(v.k0, v.k1, key, &v.buckets[0], v.blocks, v.perBlock)
+	m := Match(h, uint64(len(key)))
 	for cand != 0 {
 		i := uint64(bits.TrailingZeros64(cand))
 		b := b1
@@ -35,8 +38,8 @@ func (v *View) findProbed(key []byte) (ordinal uint64, ok bool) {
 		}
 		at := b*BucketSize + i%BucketSlots*SlotSize
 		s := binary.LittleEndian.Uint64(v.buckets[at : at+SlotSize])
-		if ord := s&ordMask - 1; v.keyIs(ord, key) {
-			return ord, true
+		if s>>matchShift == m && v.slotIs(s, key) {
+			return s, true
 		}
 		cand &= cand - 1
 	}

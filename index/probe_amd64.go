@@ -15,9 +15,10 @@ func probeCodeAvailable() bool {
 // probe hashes key under (k0, k1) as Hash does, finds its two buckets b1
 // and b2 in a table of blocks blocks of perBlock buckets as bucketsIn
 // does, and reads both from buckets, the bucket section: bit i of cand,
-// i < 8, says that slot i of b1 holds the key's tag and comes before b1's
-// first empty slot; bit 8+i says the same of slot i of b2, and is set only
-// when b1 has no empty slot and b2 != b1 (probe_amd64.s). The caller must
+// i < 8, says that slot i of b1 holds the key's tag (Tag) in its top 16
+// bits and comes before b1's first empty slot; bit 8+i says the same of
+// slot i of b2, and is set only when b1 has no empty slot and b2 != b1
+// (probe_amd64.s). The caller compares the slots' length fields. The caller must
 // make sure the buckets section holds blocks × perBlock buckets: b1 and b2
 // are below that.
 //

@@ -129,17 +129,17 @@ last:
 	MOVQ	R12, b1+72(FP)
 	MOVQ	R13, b2+80(FP)
 
-	// Both buckets at once: K1/K2 the slots of each whose tag (top 24
-	// bits) is h's low 24 bits, K3/K4 the empty (zero) slots.
+	// Both buckets at once: K1/K2 the slots of each whose tag (top 16
+	// bits) is h's low 16 bits, K3/K4 the empty (zero) slots.
 	MOVQ	buckets+40(FP), DI
 	SHLQ	$6, R12
 	SHLQ	$6, R13
-	ANDQ	$0xffffff, R8
+	ANDQ	$0xffff, R8
 	VPBROADCASTQ	R8, Z2
 	VMOVDQU64	(DI)(R12*1), Z4
 	VMOVDQU64	(DI)(R13*1), Z5
-	VPSRLQ	$40, Z4, Z6
-	VPSRLQ	$40, Z5, Z7
+	VPSRLQ	$48, Z4, Z6
+	VPSRLQ	$48, Z5, Z7
 	VPCMPEQQ	Z6, Z2, K1
 	VPCMPEQQ	Z7, Z2, K2
 	VPTESTNMQ	Z4, Z4, K3

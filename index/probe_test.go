@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stru-index/stru/index"
@@ -79,9 +80,11 @@ func TestProbeMatchesHash(t *testing.T) {
 	}
 }
 
-// wantCandidates is the candidate set of format.md §4, written out slot by
-// slot: the slots of b1 before its first empty one that hold tag, then,
-// only if b1 has no empty slot and b2 is another bucket, those of b2.
+// wantCandidates is the candidate set of format.md §4 as probe gives it,
+// written out slot by slot: the slots of b1 before its first empty one
+// whose tag (top 16 bits) is tag, then, only if b1 has no empty slot and
+// b2 is another bucket, those of b2. probe compares the tags alone; the
+// length fields are compared after it.
 func wantCandidates(buckets []byte, b1, b2, tag uint64) uint64 {
 	var cand uint64
 	for n, b := range []uint64{b1, b2} {
@@ -92,7 +95,7 @@ func wantCandidates(buckets []byte, b1, b2, tag uint64) uint64 {
 				full = false
 				break
 			}
-			if index.SlotTag(s) == tag {
+			if s>>48 == tag {
 				cand |= 1 << (uint64(n)*index.BucketSlots + i)
 			}
 		}
@@ -105,9 +108,10 @@ func wantCandidates(buckets []byte, b1, b2, tag uint64) uint64 {
 
 // TestProbeSlots checks Probe's buckets against Buckets, and its candidate
 // slots against wantCandidates, on random tables: slots empty, holding the
-// key's tag or another, in any order (so also after an empty slot, as in a
-// damaged file), tables of one bucket, where b1 = b2, and a key whose tag
-// is that of an empty slot.
+// key's tag or another, with any length field and offset, in any order (so
+// also after an empty slot, as in a damaged file), tables of one bucket,
+// where b1 = b2, a key whose tag is that of an empty slot, and slots whose
+// other fields hold the key's tag.
 func TestProbeSlots(t *testing.T) {
 	needProbe(t)
 	r := rand.New(rand.NewPCG(9, 10))
@@ -124,7 +128,8 @@ func TestProbeSlots(t *testing.T) {
 		k0, k1 := r.Uint64(), r.Uint64()
 		if trial%4 == 1 {
 			// A key whose tag is 0, that of an empty slot: found by
-			// trying "tag zero 0", "tag zero 1", … under (1, 2).
+			// trying "tag zero 0", "tag zero 1", … under (1, 2) for a
+			// hash whose low 24 bits are 0.
 			key, k0, k1 = []byte("tag zero 28949780"), 1, 2
 		}
 		h := index.Hash(k0, k1, key)
@@ -133,20 +138,24 @@ func TestProbeSlots(t *testing.T) {
 			t.Fatalf("the tag of %q is %#x, not 0", key, tag)
 		}
 		wantB1, wantB2 := index.Buckets(h, nb)
+		other := tag ^ (1 + r.Uint64N(1<<index.TagBits-1)) // another tag
 		for _, b := range []uint64{wantB1, wantB2} {
 			for i := range uint64(index.BucketSlots) {
 				var s uint64
-				switch r.IntN(4) {
+				n, off := r.Uint64N(300), r.Uint64N(1000) // any length field, any offset
+				switch r.IntN(5) {
 				case 0: // empty
 				case 1:
-					s = index.MakeSlot(tag, r.Uint64N(1000))
+					s = index.MakeSlot(h, n, off)
 				case 2:
-					s = index.MakeSlot(tag^(1+r.Uint64N(1<<index.TagBits-1)), r.Uint64N(1000))
+					s = index.MakeSlot(other, n, off)
 				case 3:
-					s = index.MakeSlot(tag, 0) - 1 // the tag, and an empty ordinal
+					s = index.MakeSlot(h, n, 0) - 1 // the tag and a length field, and an empty offset
+				case 4:
+					s = other<<48 | tag<<32 | tag<<16 | tag // the key's tag everywhere but in the tag
 				}
 				if trial%3 == 0 && s == 0 { // mostly full buckets
-					s = index.MakeSlot(tag, 7)
+					s = index.MakeSlot(h, 3, 7)
 				}
 				binary.LittleEndian.PutUint64(buckets[b*index.BucketSize+i*index.SlotSize:], s)
 			}
@@ -162,17 +171,22 @@ func TestProbeSlots(t *testing.T) {
 	}
 }
 
-// TestFindPaths checks Find, with and without the vector code, on files
-// built at several load factors: every key is found with its ordinal, and
-// keys not in the set are not. Then it damages the bucket section at
-// random and checks that both paths give the same answers as FindHashed,
+// TestFindPaths checks Has and Find, with and without the vector code, on
+// files built at several load factors, with short keys and keys of 255
+// bytes or more (whose lookup reads the offset table): every key is found
+// with its ordinal, and keys not in the set are not. Then it damages the
+// bucket section and the offset table at random and checks that both
+// paths, and FindBatch, give the same answers as HasHashed and FindHashed,
 // the slot-by-slot scan of format.md §4.
 func TestFindPaths(t *testing.T) {
-	keys := manyKeys(3000)
+	keys := slices.Concat(manyKeys(3000), longKeys(40))
 	slices.Sort(keys)
 	absent := make([]string, 1000)
 	for i := range absent {
 		absent[i] = fmt.Sprintf("absent %d", i)
+	}
+	for _, n := range []int{254, 255, 256, 300} {
+		absent = append(absent, strings.Repeat("~", n))
 	}
 	for _, lf := range []float64{0.5, 0.85, 0.95} {
 		file := buildFile(t, keys, lf)
@@ -186,32 +200,56 @@ func TestFindPaths(t *testing.T) {
 					if ord, ok := v.Find([]byte(k)); !ok || ord != uint64(i) {
 						t.Fatalf("load factor %v: Find(%q) = %d, %v; want %d, true", lf, k, ord, ok, i)
 					}
+					if !v.Has([]byte(k)) {
+						t.Fatalf("load factor %v: Has(%q) = false, want true", lf, k)
+					}
 				}
 				for _, k := range absent {
 					if _, ok := v.Find([]byte(k)); ok {
 						t.Fatalf("load factor %v: Find(%q) found a key not in the set", lf, k)
 					}
+					if v.Has([]byte(k)) {
+						t.Fatalf("load factor %v: Has(%q) found a key not in the set", lf, k)
+					}
 				}
 				r := rand.New(rand.NewPCG(11, uint64(lf*100)))
-				sec := v.Layout[index.SectionBuckets]
-				for range 20 {
+				for trial := range 30 {
 					damaged := slices.Clone(file)
-					for range 1 + r.IntN(200) {
-						at := sec.Off + r.Uint64N(sec.Size)
-						damaged[at] = byte(r.Uint32())
-						if r.IntN(4) == 0 { // an empty slot
-							clear(damaged[at&^7 : at&^7+8])
+					sections := [][]index.Section{
+						{index.SectionBuckets}, {index.SectionOffsets}, {index.SectionBuckets, index.SectionOffsets},
+					}[trial%3]
+					for _, s := range sections {
+						sec := v.Layout[s]
+						for range 1 + r.IntN(200) {
+							at := sec.Off + r.Uint64N(sec.Size)
+							damaged[at] = byte(r.Uint32())
+							if s == index.SectionBuckets && r.IntN(4) == 0 { // an empty slot
+								clear(damaged[at&^7 : at&^7+8])
+							}
 						}
 					}
 					dv, err := index.NewView(damaged, "damaged.stru")
 					if err != nil {
 						t.Fatal(err)
 					}
-					for _, k := range slices.Concat(keys, absent) {
+					all := slices.Concat(keys, absent)
+					batch := make([][]byte, len(all))
+					for i, k := range all {
+						batch[i] = []byte(k)
+					}
+					present := make([]bool, len(batch))
+					dv.FindBatch(batch, present)
+					for i, k := range all {
+						if got, want := present[i], dv.HasHashed([]byte(k), dv.HashOf([]byte(k))); got != want {
+							t.Fatalf("load factor %v, damaged file: FindBatch says %q is present: %v; HasHashed gives %v", lf, k, got, want)
+						}
 						ord, ok := dv.Find([]byte(k))
 						wantOrd, wantOK := dv.FindHashed([]byte(k), dv.HashOf([]byte(k)))
 						if ord != wantOrd || ok != wantOK {
-							t.Fatalf("load factor %v, damaged buckets: Find(%q) = %d, %v; FindHashed gives %d, %v", lf, k, ord, ok, wantOrd, wantOK)
+							t.Fatalf("load factor %v, damaged file: Find(%q) = %d, %v; FindHashed gives %d, %v", lf, k, ord, ok, wantOrd, wantOK)
+						}
+						if got, want := dv.Has([]byte(k)), dv.HasHashed([]byte(k), dv.HashOf([]byte(k))); got != want {
+							t.Fatalf("load factor %v, damaged file: Has(%q) = %v; HasHashed gives %v", lf, k, got, want)
 						}
 					}
 				}

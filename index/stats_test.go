@@ -53,10 +53,16 @@ func TestSecondBucketKeys(t *testing.T) {
 	}
 }
 
-// TestSecondBucketKeysDamaged checks that slots naming keys that do not
-// exist are skipped rather than read.
+// TestSecondBucketKeysDamaged checks the count on damaged files: a key
+// moved from its first bucket to its second counts, and keys whose table
+// entries point outside the key data are skipped rather than read.
 func TestSecondBucketKeysDamaged(t *testing.T) {
-	b, _ := builder.New(builder.Options{})
+	var hk index.HashKey
+	copy(hk[:], "stats test key..")
+	b, err := builder.New(builder.Options{HashKey: &hk, LoadFactor: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 100 {
 		b.AddString(fmt.Sprint(i))
 	}
@@ -69,11 +75,69 @@ func TestSecondBucketKeysDamaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buckets := v.Layout[index.SectionBuckets]
-	for i := buckets.Off; i < buckets.Off+buckets.Size; i++ {
-		data[i] = 0xff // every slot holds ordinal 2^40-2, out of range
+	before := v.SecondBucketKeys()
+	if before != b.Stats().SecondBucket {
+		t.Fatalf("SecondBucketKeys() = %d, the builder placed %d keys in their second bucket", before, b.Stats().SecondBucket)
+	}
+
+	// Move a key from its first bucket to its second, another bucket with
+	// room, closing the gap it leaves.
+	nb, base := v.Header.Buckets, v.Layout[index.SectionBuckets].Off
+	slotAt := func(b, i uint64) uint64 { return base + b*index.BucketSize + i*index.SlotSize }
+	fill := func(b uint64) uint64 {
+		n := uint64(0)
+		for n < index.BucketSlots && le.Uint64(data[slotAt(b, n):]) != 0 {
+			n++
+		}
+		return n
+	}
+	var off uint64 // the key's offset in the key data
+	moved := false
+	for ord := range v.Len() {
+		key := mustKey(t, &v, ord)
+		h := v.HashOf(key)
+		b1, b2 := index.Buckets(h, nb)
+		s := index.MakeSlot(h, uint64(len(key)), off)
+		off += uint64(len(key))
+		n1, n2 := fill(b1), fill(b2)
+		if b1 == b2 || n2 == index.BucketSlots {
+			continue
+		}
+		for i := range n1 {
+			if le.Uint64(data[slotAt(b1, i):]) == s {
+				le.PutUint64(data[slotAt(b1, i):], le.Uint64(data[slotAt(b1, n1-1):]))
+				le.PutUint64(data[slotAt(b1, n1-1):], 0)
+				le.PutUint64(data[slotAt(b2, n2):], s)
+				moved = true
+			}
+		}
+		if moved {
+			break
+		}
+	}
+	if !moved {
+		t.Fatal("no key in its first bucket has a second bucket with room")
+	}
+	if n := v.SecondBucketKeys(); n != before+1 {
+		t.Errorf("SecondBucketKeys() = %d after moving a key to its second bucket, want %d", n, before+1)
+	}
+
+	// Every offset past the key data: no key is read, none counted.
+	offsets := v.Layout[index.SectionOffsets]
+	for i := offsets.Off; i < offsets.Off+offsets.Size; i++ {
+		data[i] = 0xff
 	}
 	if n := v.SecondBucketKeys(); n != 0 {
-		t.Errorf("SecondBucketKeys() = %d on a table of out-of-range ordinals", n)
+		t.Errorf("SecondBucketKeys() = %d with every key's offset past the key data", n)
 	}
+}
+
+// mustKey returns the key with ordinal ord.
+func mustKey(t *testing.T, v *index.View, ord uint64) []byte {
+	t.Helper()
+	k, ok := v.Key(ord)
+	if !ok {
+		t.Fatalf("Key(%d) failed", ord)
+	}
+	return k
 }

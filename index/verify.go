@@ -8,9 +8,9 @@ import (
 // Verify checks the whole file (format.md §6.4, full verification): every
 // section's checksum, that padding is zero, that the offset and length
 // tables describe the key data exactly with the keys in strictly ascending
-// order, and that every key sits in one of its two buckets with its tag, in
-// its second bucket only when its first is full, with buckets filled from
-// their first slot. Together these prove that Find reaches every key by
+// order, and that every key sits in one of its two buckets with its tag,
+// length field and offset, in its second bucket only when its first is
+// full, with buckets filled from their first slot. Together these prove that Find reaches every key by
 // reading at most MaxProbe buckets. Verify reads every byte of the file; it
 // returns nil or a *FormatError wrapping ErrCorrupt.
 func (v *View) Verify() error {
@@ -69,11 +69,14 @@ func (v *View) verifyTables() error {
 	return nil
 }
 
-// verifyBuckets checks that every key is in exactly one slot, and that the
-// slot is where Find looks for it. It runs after verifyTables, so every
-// ordinal below Len has a valid key.
+// verifyBuckets checks that every key's slot (MakeSlot of its hash,
+// length and offset) is in its first bucket, or in its second with the
+// first full; that every bucket fills from its first slot; and that there
+// are as many used slots as keys. Distinct keys have distinct slots, so
+// the slots then hold the keys one to one, and Has finds each by reading
+// at most MaxProbe buckets. It runs after verifyTables, so every ordinal
+// below Len has a valid key.
 func (v *View) verifyBuckets() error {
-	seen := make([]uint64, (v.nkeys+63)/64)
 	base := v.Layout[SectionBuckets].Off
 	slot := func(b uint64, i int) uint64 {
 		return binary.LittleEndian.Uint64(v.buckets[b*BucketSize+uint64(i)*SlotSize:])
@@ -81,39 +84,34 @@ func (v *View) verifyBuckets() error {
 	var used uint64
 	for b := range v.nbuckets {
 		for i := range BucketSlots {
-			at := base + b*BucketSize + uint64(i)*SlotSize
-			s := slot(b, i)
-			if s == 0 {
+			if slot(b, i) == 0 {
 				continue
 			}
 			if i > 0 && slot(b, i-1) == 0 {
-				return corrupt(v.file, SectionBuckets, at, "used slot after an empty slot in bucket %d", b)
+				return corrupt(v.file, SectionBuckets, base+b*BucketSize+uint64(i)*SlotSize, "used slot after an empty slot in bucket %d", b)
 			}
-			ord, ok := SlotOrdinal(s)
-			if !ok || ord >= v.nkeys {
-				return corrupt(v.file, SectionBuckets, at, "slot %#016x holds no ordinal below the key count %d", s, v.nkeys)
-			}
-			if seen[ord/64]&(1<<(ord%64)) != 0 {
-				return corrupt(v.file, SectionBuckets, at, "key %d is in more than one slot", ord)
-			}
-			seen[ord/64] |= 1 << (ord % 64)
 			used++
-			key, _ := v.Key(ord)
-			h := Hash(v.k0, v.k1, key)
-			if SlotTag(s) != Tag(h) {
-				return corrupt(v.file, SectionBuckets, at, "slot of key %d has tag %#06x, the key's hash gives %#06x", ord, SlotTag(s), Tag(h))
-			}
-			b1, b2 := Buckets(h, v.nbuckets)
-			if b != b1 && b != b2 {
-				return corrupt(v.file, SectionBuckets, at, "key %d is in bucket %d, its buckets are %d and %d", ord, b, b1, b2)
-			}
-			if b != b1 && slot(b1, BucketSlots-1) == 0 {
-				return corrupt(v.file, SectionBuckets, at, "key %d is in its second bucket %d while its first, %d, has room", ord, b, b1)
-			}
 		}
 	}
 	if used != v.nkeys {
 		return corrupt(v.file, SectionBuckets, base, "%d slots are used, want one for each of %d keys", used, v.nkeys)
+	}
+	for ord := range v.nkeys {
+		off, n := v.entry(ord)
+		key, _ := v.Key(ord)
+		h := Hash(v.k0, v.k1, key)
+		s := MakeSlot(h, n, off)
+		b1, b2 := Buckets(h, v.nbuckets)
+		if v.bucketHolds(b1, s) {
+			continue
+		}
+		if !v.bucketHolds(b2, s) {
+			return corrupt(v.file, SectionBuckets, base+b1*BucketSize, "key %d (slot %#016x: tag %#04x, length field %d, offset %d) is in neither of its buckets %d and %d",
+				ord, s, Tag(h), LenField(n), off, b1, b2)
+		}
+		if slot(b1, BucketSlots-1) == 0 {
+			return corrupt(v.file, SectionBuckets, base+b2*BucketSize, "key %d is in its second bucket %d while its first, %d, has room", ord, b2, b1)
+		}
 	}
 	return nil
 }

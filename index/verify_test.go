@@ -24,12 +24,21 @@ func TestViewGolden(t *testing.T) {
 	if err := v.Verify(); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if v.Len() != 4 || v.Header.Buckets != 1 || v.Header.MaxKeyLen != 6 || v.Header.HashKey != sipRefKey {
+	if v.Len() != 4 || v.Header.Buckets != 1 || v.Header.MaxKeyLen != 6 || v.Header.HashKey != sipRefKey || v.Header.Version != 2 {
 		t.Errorf("header = %+v", v.Header)
+	}
+	// The first slot holds "", whose hash under the reference key is
+	// SipHash's first reference vector, 0x726fdb47dd0e0e31: tag 0x0e31,
+	// length field 0, offset 0.
+	if s := le.Uint64(v.Data()[v.Layout[index.SectionBuckets].Off:]); s != 0x0e31_00_0000000001 {
+		t.Errorf(`slot 0 = %#016x, want the slot of "" 0x0e31000000000001`, s)
 	}
 	for i, k := range goldenKeys {
 		if ord, ok := v.Find([]byte(k)); !ok || ord != uint64(i) {
 			t.Errorf("Find(%q) = %d, %v; want %d, true", k, ord, ok, i)
+		}
+		if !v.Has([]byte(k)) {
+			t.Errorf("Has(%q) = false, want true", k)
 		}
 		if got, ok := v.Key(uint64(i)); !ok || string(got) != k {
 			t.Errorf("Key(%d) = %q, %v; want %q", i, got, ok, k)
@@ -38,9 +47,12 @@ func TestViewGolden(t *testing.T) {
 			t.Errorf("Search(%q) = %d, want %d", k, got, i)
 		}
 	}
-	for _, k := range []string{"b", "A", "app", "apples", "banan", "\x00", "cherry"} {
+	for _, k := range []string{"b", "A", "app", "apples", "banan", "\x00", "cherry", "bananas", "aa"} {
 		if ord, ok := v.Find([]byte(k)); ok {
 			t.Errorf("Find(%q) = %d, true; want absent", k, ord)
+		}
+		if v.Has([]byte(k)) {
+			t.Errorf("Has(%q) = true; want absent", k)
 		}
 	}
 	for k, want := range map[string]uint64{"\x00": 1, "ap": 2, "apples": 3, "b": 3, "c": 4} {
@@ -53,8 +65,13 @@ func TestViewGolden(t *testing.T) {
 	}
 
 	var zero index.View
-	if _, ok := zero.Find(nil); ok || zero.Len() != 0 || zero.Search([]byte("a")) != 0 {
+	if _, ok := zero.Find(nil); ok || zero.Has(nil) || zero.Has([]byte("a")) || zero.Len() != 0 || zero.Search([]byte("a")) != 0 {
 		t.Error("the zero View is not empty")
+	}
+	present := []bool{true, true}
+	zero.FindBatch([][]byte{nil, []byte("a")}, present)
+	if present[0] || present[1] {
+		t.Error("FindBatch on the zero View found a key")
 	}
 }
 
@@ -86,7 +103,21 @@ func manyKeys(n int) []string {
 	return keys
 }
 
-// TestEveryByteCovered changes every byte of two files in turn and checks
+// longLengths are key lengths on either side of LongKey = 255, from which
+// a slot's length field no longer gives the key's length, and beyond.
+var longLengths = []int{254, 255, 256, 257, 300, 1000, 4096}
+
+// longKeys returns n distinct keys with the lengths of longLengths in turn.
+func longKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		k := fmt.Sprintf("long %d ", i)
+		keys[i] = k + strings.Repeat("x", longLengths[i%len(longLengths)]-len(k))
+	}
+	return keys
+}
+
+// TestEveryByteCovered changes every byte of three files in turn and checks
 // that opening or full verification notices (format.md §6.2), and that
 // nothing panics on the way.
 func TestEveryByteCovered(t *testing.T) {
@@ -94,6 +125,8 @@ func TestEveryByteCovered(t *testing.T) {
 		"golden": readGolden(t),
 		// 300 keys at load 0.95: many in their second bucket.
 		"300 keys": buildFile(t, manyKeys(300), 0.95),
+		// Keys of 255 bytes and more, whose lookups read the offset table.
+		"long keys": buildFile(t, slices.Concat(goldenKeys, longKeys(7)), 0.8),
 	}
 	for name, f := range files {
 		if v, err := index.NewView(f, ""); err != nil || v.Verify() != nil {
@@ -103,6 +136,12 @@ func TestEveryByteCovered(t *testing.T) {
 		if len(f) > 1000 {
 			masks = masks[:1]
 		}
+		lookups := slices.Concat(goldenKeys, longKeys(9))
+		batch := make([][]byte, len(lookups))
+		for i, k := range lookups {
+			batch[i] = []byte(k)
+		}
+		present := make([]bool, len(batch))
 		for off := range f {
 			for _, m := range masks {
 				d := bytes.Clone(f)
@@ -110,8 +149,13 @@ func TestEveryByteCovered(t *testing.T) {
 				v, err := index.NewView(d, "")
 				if err == nil {
 					err = v.Verify()
-					// Lookups on a damaged file give some answer, never a panic.
-					for _, k := range goldenKeys {
+					// Lookups on a damaged file give some answer, never a
+					// panic, and FindBatch the answers of Has.
+					v.FindBatch(batch, present)
+					for i, k := range lookups {
+						if has := v.Has([]byte(k)); present[i] != has {
+							t.Fatalf("%s: byte %#x changed by xor %#02x: FindBatch says %.20q is present: %v, Has says %v", name, off, m, k, present[i], has)
+						}
 						v.Find([]byte(k))
 						v.Search([]byte(k))
 					}
@@ -130,11 +174,59 @@ func TestEveryByteCovered(t *testing.T) {
 	}
 }
 
+// specSlot is the slot of a key at offset off in the key data, under the
+// golden hash key, as format.md §4 writes it: the low 16 bits of the
+// key's hash, its length up to 255, and off+1.
+func specSlot(key string, off uint64) uint64 {
+	k0, k1 := sipRefKey.Halves()
+	return sipHashFromSpec(k0, k1, []byte(key))&0xFFFF<<48 | uint64(min(len(key), 255))<<40 | (off + 1)
+}
+
+// moveEntry returns a change that moves the width bytes at from to to,
+// leaving zeros at from.
+func moveEntry(from, to, width int) func([]byte) []byte {
+	return func(f []byte) []byte {
+		copy(f[to:to+width], f[from:from+width])
+		clear(f[from : from+width])
+		return f
+	}
+}
+
+// copyEntry returns a change that copies the width bytes at from to to.
+func copyEntry(from, to, width int) func([]byte) []byte {
+	return func(f []byte) []byte {
+		copy(f[to:to+width], f[from:from+width])
+		return f
+	}
+}
+
+// notInBuckets is Verify's message for key ord of n bytes at offset off,
+// whose slot is s (format.md §4), found in neither of its buckets b1 and b2.
+func notInBuckets(ord int, s, n, off, b1, b2 uint64) string {
+	return fmt.Sprintf("key %d (slot %#016x: tag %#04x, length field %d, offset %d) is in neither of its buckets %d and %d",
+		ord, s, s>>48, min(n, 255), off, b1, b2)
+}
+
 // TestVerifyStructure damages sections of the golden file with their
 // checksums recomputed, so that each reaches one structural check of full
 // verification (format.md §6.4), and checks which.
 func TestVerifyStructure(t *testing.T) {
 	// Golden file sections: buckets 0x80, offsets 0xc0, lengths 0x100, keys 0x140.
+	const buckets = 0x80
+	slotAt := func(i int) int { return buckets + 8*i }
+	// The golden keys' slots, all in bucket 0: "" at offset 0, "a" at 0,
+	// "apple" at 1, "banana" at 6.
+	offs := []uint64{0, 0, 1, 6}
+	slot := make([]uint64, 4)
+	for i, k := range goldenKeys {
+		slot[i] = specSlot(k, offs[i])
+	}
+	if slot[0] != 0x0e31000000000001 {
+		t.Fatalf(`the slot of "" is %#016x, format.md's reference hash gives 0x0e31000000000001`, slot[0])
+	}
+	notIn := func(ord int) string {
+		return notInBuckets(ord, slot[ord], uint64(len(goldenKeys[ord])), offs[ord], 0, 0)
+	}
 	for _, c := range []struct {
 		name    string
 		change  func([]byte) []byte
@@ -151,13 +243,20 @@ func TestVerifyStructure(t *testing.T) {
 		{"padding in offsets", put(0xd0, 1, 1), "offsets", 0xd0, "padding byte"},
 		{"padding in lengths", put(0x104, 1, 1), "lengths", 0x104, "padding byte"},
 		{"padding in keys", put(0x17f, 1, 1), "keys", 0x17f, "padding byte"},
-		{"hole in a bucket", func(f []byte) []byte { copy(f[0xa8:0xb0], f[0x98:0xa0]); clear(f[0x98:0xa0]); return f },
-			"buckets", 0xa8, "used slot after an empty slot"},
-		{"wrong tag", put(0x85, 1, 0x30), "buckets", 0x80, "has tag 0x0e0e30, the key's hash gives 0x0e0e31"},
-		{"ordinal past the keys", put(0x98, 1, 5), "buckets", 0x98, "no ordinal below the key count 4"},
-		{"ordinal field 0", put(0x98, 1, 0), "buckets", 0x98, "no ordinal below the key count"},
-		{"key in two slots", func(f []byte) []byte { copy(f[0x98:0xa0], f[0x90:0x98]); return f }, "buckets", 0x98, "key 2 is in more than one slot"},
-		{"key in no slot", func(f []byte) []byte { clear(f[0x98:0xa0]); return f }, "buckets", 0x80, "3 slots are used, want one for each of 4 keys"},
+		// Buckets fill from their first slot.
+		{"hole in a bucket", moveEntry(slotAt(3), slotAt(5), 8), "buckets", int64(slotAt(5)), "used slot after an empty slot"},
+		// Each field of a slot: tag, length field, offset. The key's slot
+		// is then in no bucket.
+		{"wrong tag", put(slotAt(0)+6, 1, 0x30), "buckets", buckets, notIn(0)},
+		{"wrong length field", put(slotAt(1)+5, 1, 2), "buckets", buckets, notIn(1)},
+		{"wrong offset", put(slotAt(2), 1, 3), "buckets", buckets, notIn(2)},
+		{"offset field 0", put(slotAt(2), 1, 0), "buckets", buckets, notIn(2)},
+		{"length field 255 for a short key", put(slotAt(3)+5, 1, 255), "buckets", buckets, notIn(3)},
+		{"slot of an absent key", put(slotAt(3), 8, specSlot("cherry", 6)), "buckets", buckets, notIn(3)},
+		// One slot for each key.
+		{"key in two slots", copyEntry(slotAt(2), slotAt(3), 8), "buckets", buckets, notIn(3)},
+		{"key in no slot", put(slotAt(3), 8, 0), "buckets", buckets, "3 slots are used, want one for each of 4 keys"},
+		{"a fifth slot", copyEntry(slotAt(0), slotAt(4), 8), "buckets", buckets, "5 slots are used, want one for each of 4 keys"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := c.change(readGolden(t))
@@ -165,6 +264,27 @@ func TestVerifyStructure(t *testing.T) {
 			checkVerifyFails(t, f, c.section, c.off, c.msg)
 		})
 	}
+	// The order of the used slots in a bucket is free.
+	t.Run("slots in another order", func(t *testing.T) {
+		f := readGolden(t)
+		le.PutUint64(f[slotAt(0):], slot[3])
+		le.PutUint64(f[slotAt(3):], slot[0])
+		le.PutUint64(f[slotAt(1):], slot[2])
+		le.PutUint64(f[slotAt(2):], slot[1])
+		resealSections(t, f)
+		v, err := index.NewView(f, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Verify(); err != nil {
+			t.Errorf("Verify: %v", err)
+		}
+		for i, k := range goldenKeys {
+			if ord, ok := v.Find([]byte(k)); !ok || ord != uint64(i) {
+				t.Errorf("Find(%q) = %d, %v; want %d, true", k, ord, ok, i)
+			}
+		}
+	})
 }
 
 func checkVerifyFails(t *testing.T, f []byte, section string, off int64, msg string) {
@@ -180,6 +300,68 @@ func checkVerifyFails(t *testing.T, f []byte, section string, off int64, msg str
 	}
 	if fe.Section != section || fe.Off != off || !strings.Contains(fe.Msg, msg) || fe.File != "damaged.stru" {
 		t.Errorf("Verify: %v\nwant file damaged.stru, section %s, offset %#x, a message containing %q", err, section, off, msg)
+	}
+}
+
+// TestVerifySlotFields changes each field of each slot of a file of short
+// keys and keys of 255 bytes or more, one way at a time, and checks that
+// Verify reports the key whose slot it was as in none of its buckets, and
+// that a slot whose tag or length field is no longer the key's no longer
+// finds it (format.md §4).
+func TestVerifySlotFields(t *testing.T) {
+	keys := []string{"", "a", "apple", strings.Repeat("w", 254), strings.Repeat("x", 255), strings.Repeat("y", 256), strings.Repeat("z", 300)}
+	f := writeFromSpec(keys, sipRefKey, 1, 4, 2) // one bucket: every key in slot = its ordinal
+	if f == nil {
+		t.Fatal("writeFromSpec failed")
+	}
+	const base = 128
+	var off uint64
+	for i, k := range keys {
+		n := uint64(len(k))
+		s := specSlot(k, off)
+		if got := le.Uint64(f[base+8*i:]); got != s {
+			t.Fatalf("slot %d = %#016x, want the slot of key %d %#016x", i, got, i, s)
+		}
+		const tagMask, lenMask, offMask = 0xffff << 48, 0xff << 40, 1<<40 - 1
+		type change struct {
+			field string
+			slot  uint64
+		}
+		changes := []change{
+			{"tag", s ^ 1<<48}, {"tag", s ^ 1<<63}, {"tag", s &^ tagMask},
+			{"offset", s + 1}, {"offset", s &^ offMask}, {"offset", s | offMask},
+		}
+		if off > 0 {
+			changes = append(changes, change{"offset", s - 1})
+		}
+		for _, lf := range []uint64{0, 1, 5, 254, 255, n - 1, n + 1} {
+			if lf <= 255 && lf != min(n, 255) {
+				changes = append(changes, change{"length field", s&^lenMask | lf<<40})
+			}
+		}
+		for _, c := range changes {
+			if c.slot == 0 || c.slot == s {
+				continue
+			}
+			name := fmt.Sprintf("key %d of %d bytes/%s %#016x", i, n, c.field, c.slot)
+			t.Run(name, func(t *testing.T) {
+				d := bytes.Clone(f)
+				le.PutUint64(d[base+8*i:], c.slot)
+				resealSections(t, d)
+				checkVerifyFails(t, d, "buckets", base, notInBuckets(i, s, n, off, 0, 0))
+				if c.field == "offset" {
+					return // the key may still be found, by chance
+				}
+				v, err := index.NewView(d, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.Has([]byte(k)) {
+					t.Errorf("Has(%q) found the key through a slot with another %s", k, c.field)
+				}
+			})
+		}
+		off += n
 	}
 }
 
@@ -201,47 +383,49 @@ func TestVerifyBucketChoice(t *testing.T) {
 		}
 		return n
 	}
-	// move takes key ord out of bucket from (closing the gap) and appends
-	// it to bucket to; it returns the offset of its new slot.
-	move := func(f []byte, ord, from, to uint64) uint64 {
+	// move takes slot s out of bucket from (moving the bucket's last slot
+	// into the gap) and appends it to bucket to.
+	move := func(f []byte, s, from, to uint64) {
 		n := fill(f, from)
 		for i := range n {
-			if o, _ := index.SlotOrdinal(le.Uint64(f[slotAt(from, i):])); o == ord {
-				s := le.Uint64(f[slotAt(from, i):])
-				copy(f[slotAt(from, i):slotAt(from, i)+8], f[slotAt(from, n-1):slotAt(from, n-1)+8])
-				clear(f[slotAt(from, n-1) : slotAt(from, n-1)+8])
-				at := slotAt(to, fill(f, to))
-				le.PutUint64(f[at:], s)
-				return at
+			if le.Uint64(f[slotAt(from, i):]) == s {
+				le.PutUint64(f[slotAt(from, i):], le.Uint64(f[slotAt(from, n-1):]))
+				le.PutUint64(f[slotAt(from, n-1):], 0)
+				le.PutUint64(f[slotAt(to, fill(f, to)):], s)
+				return
 			}
 		}
-		t.Fatalf("key %d is not in bucket %d", ord, from)
-		return 0
+		t.Fatalf("slot %#016x is not in bucket %d", s, from)
 	}
 	moved := 0
+	var off uint64 // the key's offset in the key data
 	for ord := range v.Len() {
 		key, _ := v.Key(ord)
-		b1, b2 := index.Buckets(v.HashOf(key), nb)
+		h := v.HashOf(key)
+		n := uint64(len(key))
+		s := index.MakeSlot(h, n, off)
+		off += n
+		b1, b2 := index.Buckets(h, nb)
 		if b1 == b2 || fill(f, b2) == 8 {
 			continue
 		}
-		// In its second bucket while its first has room: Find cannot reach it.
+		// In its second bucket while its first has room: Has cannot reach it.
 		d := bytes.Clone(f)
-		at := move(d, ord, b1, b2)
+		move(d, s, b1, b2)
 		resealSections(t, d)
-		checkVerifyFails(t, d, "buckets", int64(at), "in its second bucket")
+		checkVerifyFails(t, d, "buckets", int64(base+64*b2), fmt.Sprintf("key %d is in its second bucket %d while its first, %d, has room", ord, b2, b1))
 		if dv, err := index.NewView(d, ""); err != nil {
 			t.Fatal(err)
-		} else if _, ok := dv.Find(key); ok {
-			t.Errorf("Find(%q) found a key moved to its second bucket while its first has room", key)
+		} else if _, ok := dv.Find(key); ok || dv.Has(key) {
+			t.Errorf("Find or Has(%q) found a key moved to its second bucket while its first has room", key)
 		}
 		// In neither of its buckets.
 		for c := range nb {
 			if c != b1 && c != b2 && fill(f, c) < 8 {
 				d := bytes.Clone(f)
-				at := move(d, ord, b1, c)
+				move(d, s, b1, c)
 				resealSections(t, d)
-				checkVerifyFails(t, d, "buckets", int64(at), fmt.Sprintf("is in bucket %d, its buckets are %d and %d", c, b1, b2))
+				checkVerifyFails(t, d, "buckets", int64(base+64*b1), notInBuckets(int(ord), s, n, off-n, b1, b2))
 				break
 			}
 		}
@@ -263,7 +447,7 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 	slots := make([]uint64, 8*nb)
 	fill := make([]uint64, nb)
 	var keyBytes, longest uint64
-	for ord, k := range keys {
+	for _, k := range keys {
 		h := sipHashFromSpec(k0, k1, []byte(k))
 		blocks := (nb + 65535) / 65536 // §3: ⌈B / 65536⌉ blocks of per buckets
 		per := nb / blocks
@@ -278,10 +462,13 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 		if fill[b] == 8 {
 			return nil
 		}
-		slots[8*b+fill[b]] = (h&0xFFFFFF)<<40 | uint64(ord+1)
+		// §4: the low 16 bits of the hash, the length up to 255, and the
+		// key's offset in the key data plus one.
+		n := uint64(len(k))
+		slots[8*b+fill[b]] = (h&0xFFFF)<<48 | min(n, 255)<<40 | (keyBytes + 1)
 		fill[b]++
-		keyBytes += uint64(len(k))
-		longest = max(longest, uint64(len(k)))
+		keyBytes += n
+		longest = max(longest, n)
 	}
 	n := uint64(len(keys))
 	up := func(x uint64) uint64 { return (x + 63) / 64 * 64 }
@@ -306,7 +493,7 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 		off += uint64(len(k))
 	}
 	copy(f, "STRU")
-	putN(4, 2, 1)
+	putN(4, 2, 2)
 	putN(6, 2, 128)
 	putN(16, 8, size)
 	putN(24, 8, n)
@@ -325,8 +512,8 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 
 // TestWriteFromSpec writes files from format.md's text alone and checks
 // that the index package reads them: the golden file byte for byte, and
-// files with the wider offsets and lengths a reader must accept (§5) and
-// other bucket counts.
+// files with the wider offsets and lengths a reader must accept (§5),
+// other bucket counts, and keys of 255 bytes or more.
 func TestWriteFromSpec(t *testing.T) {
 	if got := writeFromSpec(goldenKeys, sipRefKey, 1, 4, 1); !bytes.Equal(got, readGolden(t)) {
 		t.Fatalf("format.md's rules give a file different from %s:\n%x", goldenPath, got)
@@ -339,8 +526,11 @@ func TestWriteFromSpec(t *testing.T) {
 		"binary":        {"\x00", "\x00\x00", "\x00\xff", "\x7f", "\x80", "\xff\xfe\xfd"},
 		"prefixes":      {"", "a", "aa", "aaa", "aaaa", "aaaaa"},
 		"long key":      {"a", "zz", long},
+		"long keys":     {"", long[:254], long[:255], long[:256], long, strings.Repeat("z", index.MaxKeyLen)},
 		"40 keys":       slices.Sorted(slices.Values(manyKeys(40))),
+		"40 long keys":  slices.Sorted(slices.Values(longKeys(40))),
 		"one short key": {"x"},
+		"one long key":  {long},
 	}
 	for name, keys := range sets {
 		var longest int
@@ -372,13 +562,20 @@ func TestWriteFromSpec(t *testing.T) {
 						if ord, ok := v.Find([]byte(k)); !ok || ord != uint64(i) {
 							t.Errorf("Find(%q) = %d, %v; want %d, true", k, ord, ok, i)
 						}
+						if !v.Has([]byte(k)) {
+							t.Errorf("Has(%q) = false, want true", k)
+						}
 						if got, _ := v.Key(uint64(i)); string(got) != k {
 							t.Errorf("Key(%d) = %q, want %q", i, got, k)
 						}
 					}
-					for _, k := range []string{"b", "\x01", "aaaaaa", long + "z", "key 1"} {
-						if _, ok := v.Find([]byte(k)); ok != slices.Contains(keys, k) {
-							t.Errorf("Find(%q) = %v", k, ok)
+					for _, k := range []string{"", "b", "\x01", "aaaaaa", long + "z", long[:257], strings.Repeat("y", 255), "key 1", "long 1 "} {
+						want := slices.Contains(keys, k)
+						if _, ok := v.Find([]byte(k)); ok != want {
+							t.Errorf("Find(%q) ok = %v, want %v", k, ok, want)
+						}
+						if got := v.Has([]byte(k)); got != want {
+							t.Errorf("Has(%q) = %v, want %v", k, got, want)
 						}
 					}
 				})

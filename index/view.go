@@ -69,19 +69,51 @@ const (
 	full                     // the bucket is full and the key is not in it
 )
 
-// Find returns the ordinal of key, and whether it is present. It looks for
-// the key in its first bucket and, only if that bucket is full, in its
-// second (format.md §4). Where the processor has AVX-512 it hashes and
-// scans in vector registers (probe.go), with the same answers.
+// Has reports whether key is present. It reads the key's first bucket
+// and, only if that bucket is full, its second (format.md §4), then the
+// key data at the slots whose tag and length field match. Where the
+// processor has AVX-512 it hashes and scans in vector registers
+// (probe.go), with the same answers.
+func (v *View) Has(key []byte) bool {
+	_, ok := v.locate(key)
+	return ok
+}
+
+// Find returns the ordinal of key, and whether it is present: Has, then a
+// binary search of the offset table for the key's offset (ordinalAt).
 func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
-	if useProbe && len(v.buckets) > 0 {
-		return v.findProbed(key)
+	s, ok := v.locate(key)
+	if !ok {
+		return 0, false
 	}
-	return v.FindHashed(key, Hash(v.k0, v.k1, key))
+	return v.ordinalAt(s&offMask-1, uint64(len(key)))
+}
+
+// HasHashed is Has for a key whose hash h the caller has computed.
+func (v *View) HasHashed(key []byte, h uint64) bool {
+	_, ok := v.locateHashed(key, h)
+	return ok
 }
 
 // FindHashed is Find for a key whose hash h the caller has computed.
 func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
+	s, ok := v.locateHashed(key, h)
+	if !ok {
+		return 0, false
+	}
+	return v.ordinalAt(s&offMask-1, uint64(len(key)))
+}
+
+// locate returns the slot holding key, and whether there is one.
+func (v *View) locate(key []byte) (slot uint64, ok bool) {
+	if useProbe && len(v.buckets) > 0 {
+		return v.locateProbed(key)
+	}
+	return v.locateHashed(key, Hash(v.k0, v.k1, key))
+}
+
+// locateHashed is locate for a key whose hash h the caller has computed.
+func (v *View) locateHashed(key []byte, h uint64) (slot uint64, ok bool) {
 	b1, b2 := bucketsIn(h, v.blocks, v.perBlock)
 	if b2 >= uint64(len(v.buckets))/BucketSize { // only for the zero View: b1, b2 < Buckets
 		return 0, false
@@ -90,17 +122,18 @@ func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
 	// so that when the first is full the two cache misses overlap instead
 	// of following each other.
 	first2 := binary.LittleEndian.Uint64(v.buckets[b2*BucketSize:])
-	tag := h & tagMask
-	ord, res := v.scan(b1, tag, key)
+	m := Match(h, uint64(len(key)))
+	s, res := v.scan(b1, m, key)
 	if res != full || b2 == b1 || first2 == 0 {
-		return ord, res == found
+		return s, res == found
 	}
-	ord, res = v.scan(b2, tag, key)
-	return ord, res == found
+	s, res = v.scan(b2, m, key)
+	return s, res == found
 }
 
-// scan looks for key, whose tag is tag, in bucket b.
-func (v *View) scan(b, tag uint64, key []byte) (uint64, scanResult) {
+// scan looks for key, whose tag and length field are m (Match), in bucket
+// b, and returns its slot if found.
+func (v *View) scan(b, m uint64, key []byte) (uint64, scanResult) {
 	off := b * BucketSize
 	if off >= uint64(len(v.buckets)) { // only for the zero View: NewView checked b < Buckets
 		return 0, missed
@@ -111,13 +144,63 @@ func (v *View) scan(b, tag uint64, key []byte) (uint64, scanResult) {
 		if s == 0 {
 			return 0, missed
 		}
-		if s>>OrdinalBits == tag {
-			if ord := s&ordMask - 1; v.keyIs(ord, key) {
-				return ord, found
-			}
+		if s>>matchShift == m && v.slotIs(s, key) {
+			return s, found
 		}
 	}
 	return 0, full
+}
+
+// slotIs reports whether slot s, which has key's tag and length field,
+// holds key. A key shorter than LongKey bytes is at the slot's offset, and
+// the length field is its length; for a longer key the slot's length field
+// says only that it is long, so its ordinal is found (ordinalAt) and its
+// length read from the length table. A damaged file gives false where a
+// slot points outside the key data.
+func (v *View) slotIs(s uint64, key []byte) bool {
+	n := uint64(len(key))
+	off := s&offMask - 1 // 2^64-1 if the offset field is 0 (a damaged file): keyAt and keyIs refuse it
+	if n < LongKey {
+		return v.keyAt(off, off+n, key)
+	}
+	ord, ok := v.ordinalAt(off, n)
+	return ok && v.keyIs(ord, key)
+}
+
+// ordinalAt returns the ordinal of the key of n bytes at offset off in the
+// key data (format.md §5): 0 for the empty key, which sorts first; else
+// the last ordinal whose offset is at most off, found by binary search of
+// the offset table, which must be off. It returns false if there is none:
+// only in a damaged file.
+func (v *View) ordinalAt(off, n uint64) (uint64, bool) {
+	if v.nkeys == 0 {
+		return 0, false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	// The first ordinal in [0, nkeys] whose offset is above off.
+	lo, hi := uint64(0), v.nkeys
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if v.offset(mid) <= off {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 || v.offset(lo-1) != off {
+		return 0, false
+	}
+	return lo - 1, true
+}
+
+// offset returns the offset table entry of ordinal ord, below Len.
+func (v *View) offset(ord uint64) uint64 {
+	if v.offsetWidth == 4 {
+		return uint64(binary.LittleEndian.Uint32(v.offsets[ord*4:]))
+	}
+	return binary.LittleEndian.Uint64(v.offsets[ord*8:])
 }
 
 // keyIs reports whether the key with the given ordinal is key. An ordinal,

@@ -160,7 +160,7 @@ func queryCopies(keys []string) ([]string, [][]byte) {
 // lookup measured: a visible share of an in-cache map lookup.
 //
 // impl=stru-prehashed is not a lookup a user can make: it is the portable
-// lookup (index.View.FindHashed: the slot-by-slot scan that Find uses
+// lookup (index.View.HasHashed: the slot-by-slot scan that Has uses
 // where the processor lacks AVX-512) given each query's SipHash computed
 // before the timed loop. Against impl=stru it shows what hashing costs a
 // loop of lookups: not only the hash's own time, but the overlap of one
@@ -217,7 +217,7 @@ func BenchmarkContains(b *testing.B) {
 				i := 0
 				for b.Loop() {
 					j := i & mask
-					if _, ok := v.FindHashed(qs[j], hashes[j]); ok != want {
+					if v.HasHashed(qs[j], hashes[j]) != want {
 						b.Fatal("wrong answer")
 					}
 					i++
@@ -234,6 +234,37 @@ func BenchmarkContains(b *testing.B) {
 				i := 0
 				for b.Loop() {
 					if _, ok := s.set[qs[i&mask]]; ok != want {
+						b.Fatal("wrong answer")
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkLookup measures Lookup, which finds a present key as Contains
+// does and then its ordinal by binary search of the offset table
+// (format.md §4), against Contains on the same hits in the same run.
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, impl := range []string{"contains", "lookup"} {
+			b.Run(fmt.Sprintf("keys=%d/impl=%s", n, impl), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				qs := s.hitsB
+				mask := len(qs) - 1
+				b.ResetTimer()
+				i := 0
+				for b.Loop() {
+					q := qs[i&mask]
+					ok := false
+					if impl == "lookup" {
+						ord, found := s.reader.Lookup(q)
+						ok = found && ord < n
+					} else {
+						ok = s.reader.Contains(q)
+					}
+					if !ok {
 						b.Fatal("wrong answer")
 					}
 					i++

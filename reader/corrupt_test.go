@@ -39,27 +39,41 @@ const (
 	hdrReserved1   = 66 // 2 bytes
 	hdrMaxKeyLen   = 68
 	hdrSectionCRC  = 72 // 4 × u32: buckets, offsets, lengths, keys
-	hdrReserved2   = 88 // 36 bytes
+	hdrReserved2   = 88 // 36 bytes, to the header checksum
 	hdrCRC         = 124
 )
 
 var le = binary.LittleEndian
 
 // fixtureKeys is the set of the small files the damage tests start from:
-// the empty key, NUL, invalid UTF-8, keys that are prefixes of others.
+// the empty key, NUL, invalid UTF-8, keys that are prefixes of others, and
+// a key of index.LongKey bytes, whose slot's length field says only that
+// it is long, so that its lookups find its ordinal in the offset table and
+// compare it with the key that ordinal's table entries give.
 var fixtureKeys = [][]byte{
 	{}, []byte("a"), []byte("apple"), []byte("apples"), []byte("banana"), []byte("cherry"),
 	{0}, {0, 0}, {0xff}, []byte("\xc3\x28"), []byte("date"), []byte("elderberry"), []byte("fig"),
 	[]byte("grape"), []byte("honeydew"), []byte("kiwi"), []byte("lemon"), []byte("mango"),
-	[]byte("nectarine"), []byte("orange"),
+	[]byte("nectarine"), []byte("orange"), longFixtureKey,
 }
 
+// longFixtureKey is the key of index.LongKey bytes in fixtureKeys.
+var longFixtureKey = []byte("quince" + strings.Repeat("-", index.LongKey-len("quince")))
+
 // fixtureProbes are the keys the damage tests look up: every member and
-// some non-members.
+// some non-members, among them near misses of the long keys, one byte
+// shorter (a short key's lookup) or longer, or with the last byte changed.
 func fixtureProbes(keys [][]byte) [][]byte {
 	probes := slices.Clone(keys)
 	for _, s := range []string{"b", "ap", "apple\x00", "zzz", "\xff\xff", "\x00\x00\x00", "orangey", "\xc3"} {
 		probes = append(probes, []byte(s))
+	}
+	for _, k := range keys {
+		if len(k) >= index.LongKey {
+			changed := slices.Clone(k)
+			changed[len(k)-1] ^= 1
+			probes = append(probes, k[:len(k)-1:len(k)-1], append(slices.Clone(k), 'x'), changed)
+		}
 	}
 	return probes
 }
@@ -128,28 +142,59 @@ func checkFileErr(t testing.TB, path string, err, want error) {
 
 // exercise runs every query of r over probes and every ordinal. On a
 // damaged file the answers may be wrong, but nothing may panic, and a
-// positive answer must be backed by the file: Lookup(k) = i, true only if
-// Key(i) is k.
+// positive answer must come from the file: a key Contains finds is bytes
+// of the key data section; Lookup finds only keys Contains finds, at an
+// ordinal below Len whose offset table entry is where the key was found,
+// so that Key of that ordinal, if its span is in the key data, starts with
+// the key or is a prefix of it (the empty key is ordinal 0, wherever it
+// was found); and ContainsBatch answers as Contains does. A lookup does
+// not check the ordinal's span, so in a damaged file Key(ordinal) may
+// differ from the key: Verify catches that.
 func exercise(t testing.TB, r *reader.Reader, probes [][]byte) {
 	t.Helper()
 	n := r.Len()
-	for _, k := range probes {
+	l := r.Layout()
+	keyData := r.View().Data()[l[index.SectionKeys].Off : l[index.SectionKeys].Off+l[index.SectionKeys].Size]
+	contains := make([]bool, len(probes))
+	for i, k := range probes {
 		ord, ok := r.Lookup(k)
-		if c, cs := r.Contains(k), r.ContainsString(string(k)); c != ok || cs != ok {
-			t.Fatalf("%q: Contains %v, ContainsString %v, Lookup %v disagree", k, c, cs, ok)
+		sord, sok := r.LookupString(string(k))
+		c, cs := r.Contains(k), r.ContainsString(string(k))
+		if c != cs || sok != ok || sord != ord || (ok && !c) {
+			t.Fatalf("%q: Contains %v, ContainsString %v, Lookup %d, %v, LookupString %d, %v disagree", k, c, cs, ord, ok, sord, sok)
 		}
-		if ok && (ord < 0 || ord >= n || !bytes.Equal(r.Key(ord), k)) {
-			t.Fatalf("Lookup(%q) = %d, true, but Key(%d) = %q (Len %d)", k, ord, ord, r.Key(ord), n)
+		if ok && (ord < 0 || ord >= n) {
+			t.Fatalf("Lookup(%q) = %d, true, with Len %d", k, ord, n)
 		}
-		for i := 0; i <= len(k); i++ {
-			for got := range r.Prefix(k[:i]) {
-				if !bytes.HasPrefix(got, k[:i]) {
-					t.Fatalf("Prefix(%q) yielded %q", k[:i], got)
+		if kk := r.Key(ord); ok && len(k) > 0 && kk != nil && !bytes.HasPrefix(kk, k) && !bytes.HasPrefix(k, kk) {
+			t.Fatalf("Lookup(%q) = %d, true, but Key(%d) = %q starts elsewhere", k, ord, ord, kk)
+		}
+		if ok && len(k) == 0 && ord != 0 {
+			t.Fatalf("Lookup of the empty key = %d, true, want ordinal 0", ord)
+		}
+		if c && !bytes.Contains(keyData, k) {
+			t.Fatalf("Contains(%q) = true, but the key data does not hold it", k)
+		}
+		contains[i] = c
+		for j := 0; j <= len(k); j++ {
+			if j > 8 && j < len(k)-1 {
+				continue // a long probe's prefixes: the first few and the last two
+			}
+			for got := range r.Prefix(k[:j]) {
+				if !bytes.HasPrefix(got, k[:j]) {
+					t.Fatalf("Prefix(%q) yielded %q", k[:j], got)
 				}
 			}
-			if s, e := r.PrefixRange(k[:i]); s < 0 || s > e || e > n {
-				t.Fatalf("PrefixRange(%q) = [%d, %d) with Len %d", k[:i], s, e, n)
+			if s, e := r.PrefixRange(k[:j]); s < 0 || s > e || e > n {
+				t.Fatalf("PrefixRange(%q) = [%d, %d) with Len %d", k[:j], s, e, n)
 			}
+		}
+	}
+	batch := make([]bool, len(probes))
+	r.ContainsBatch(probes, batch)
+	for i, k := range probes {
+		if batch[i] != contains[i] {
+			t.Fatalf("%q: ContainsBatch %v, Contains %v", k, batch[i], contains[i])
 		}
 	}
 	for i := -1; i <= n; i++ {
@@ -258,6 +303,134 @@ func TestNotIndex(t *testing.T) {
 	}
 }
 
+// TestVersion1File opens a file of format version 1: testdata/version1.stru
+// is version 1's worked example (its format.md §10: {"", "a", "apple",
+// "banana"} under the hash key 00 01 … 0f), as the version 1 builder wrote
+// it. Open and FromBytes must reject it with ErrVersion, naming the
+// version. Relabelled as version 2, its header checksum recomputed, it
+// opens, since the sections of the two versions are laid out alike; but
+// its slots hold version 1's 24-bit tag and ordinal, not a version 2
+// slot's tag, length and offset, and Verify must reject them.
+func TestVersion1File(t *testing.T) {
+	path := filepath.Join("testdata", "version1.stru")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It is a version 1 file with a good header checksum, so that
+	// nothing but its version can be what Open rejects.
+	if len(data) < index.HeaderSize || string(data[:4]) != index.Magic || le.Uint16(data[hdrVersion:]) != 1 ||
+		le.Uint32(data[hdrCRC:]) != index.Checksum(data[:hdrCRC]) {
+		t.Fatalf("%s is not a version 1 STRU file with a valid header checksum", path)
+	}
+	r, err := reader.Open(path)
+	if err == nil {
+		r.Close()
+		t.Fatal("Open of a version 1 file succeeded")
+	}
+	checkFileErr(t, path, err, index.ErrVersion)
+	if !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("Open: %q does not name version 1", err)
+	}
+	_, err = reader.FromBytes(data)
+	checkFileErr(t, "", err, index.ErrVersion)
+
+	relabelled := slices.Clone(data)
+	le.PutUint16(relabelled[hdrVersion:], index.Version)
+	resealHeader(relabelled)
+	probes := fixtureProbes(tinyKeys)
+	for _, nr := range openReaders(t, relabelled) {
+		exercise(t, nr.r, probes)
+		err := nr.r.Verify()
+		var fe *index.FormatError
+		if !errors.Is(err, index.ErrCorrupt) || !errors.As(err, &fe) || fe.Section != "buckets" {
+			t.Errorf("%s: Verify of the version 1 file relabelled as version %d: %v, want ErrCorrupt in the buckets", nr.how, index.Version, err)
+		}
+	}
+}
+
+// TestHeaderFieldOffsets checks the header offsets the damage tests use
+// (format.md §2) against Header.Encode and ParseHeader: each field, set to
+// a distinct value, is at its offset, the four section checksums follow
+// each other from byte 72 in file order, and the reserved bytes are zero.
+func TestHeaderFieldOffsets(t *testing.T) {
+	h := index.Header{
+		Version: index.Version, IncompatFlags: 0x01020304, CompatFlags: 0x05060708, FileSize: 0x1112131415161718,
+		Keys: 0x2122232425262728, Buckets: 0x3132333435363738, KeyBytes: 0x4142434445464748,
+		HashKey:     index.HashKey{0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60},
+		OffsetWidth: 0x61, LengthWidth: 0x62, MaxKeyLen: 0x63646566,
+		SectionCRC: [4]uint32{0x71727374, 0x81828384, 0x91929394, 0xa1a2a3a4},
+	}
+	b := make([]byte, index.HeaderSize)
+	h.Encode(b)
+	fields := []struct {
+		name      string
+		at, width int
+		want      uint64
+	}{
+		{"version", hdrVersion, 2, uint64(h.Version)},
+		{"header size", hdrHeaderSize, 2, index.HeaderSize},
+		{"incompatible flags", hdrIncompat, 4, uint64(h.IncompatFlags)},
+		{"compatible flags", hdrCompat, 4, uint64(h.CompatFlags)},
+		{"file size", hdrFileSize, 8, h.FileSize},
+		{"keys", hdrKeys, 8, h.Keys},
+		{"buckets", hdrBuckets, 8, h.Buckets},
+		{"key bytes", hdrKeyBytes, 8, h.KeyBytes},
+		{"hash key k0", hdrHashKey, 8, le.Uint64(h.HashKey[:8])},
+		{"hash key k1", hdrHashKey + 8, 8, le.Uint64(h.HashKey[8:])},
+		{"offset width", hdrOffsetWidth, 1, uint64(h.OffsetWidth)},
+		{"length width", hdrLengthWidth, 1, uint64(h.LengthWidth)},
+		{"longest key", hdrMaxKeyLen, 4, uint64(h.MaxKeyLen)},
+		{"header checksum", hdrCRC, 4, uint64(index.Checksum(b[:hdrCRC]))},
+	}
+	for s := index.SectionBuckets; s < index.NumSections; s++ {
+		i := int(s - index.SectionBuckets)
+		fields = append(fields, struct {
+			name      string
+			at, width int
+			want      uint64
+		}{s.String() + " checksum", hdrSectionCRC + 4*i, 4, uint64(h.SectionCRC[i])})
+	}
+	covered := make([]bool, index.HeaderSize)
+	for i := range len(index.Magic) {
+		covered[hdrMagic+i] = true
+	}
+	for _, f := range fields {
+		var got uint64
+		for i := f.width - 1; i >= 0; i-- {
+			got = got<<8 | uint64(b[f.at+i])
+		}
+		if got != f.want {
+			t.Errorf("%s at [%d:%d) is %#x, want %#x", f.name, f.at, f.at+f.width, got, f.want)
+		}
+		for i := f.at; i < f.at+f.width; i++ {
+			covered[i] = true
+		}
+	}
+	if string(b[:4]) != index.Magic {
+		t.Errorf("magic %q", b[:4])
+	}
+	if c := hdrSectionCRC + 4*int(index.NumSections-index.SectionBuckets); c != hdrReserved2 {
+		t.Errorf("the section checksums end at %d, the reserved bytes start at %d", c, hdrReserved2)
+	}
+	for i, c := range covered {
+		if !c && b[i] != 0 {
+			t.Errorf("byte %d, in no field, is %#x, want 0 (reserved)", i, b[i])
+		}
+		if !c && i != hdrReserved1 && i != hdrReserved1+1 && (i < hdrReserved2 || i >= hdrCRC) {
+			t.Errorf("byte %d is in no field and not reserved", i)
+		}
+	}
+	// Bit by bit it is the header ParseHeader reads back, once the
+	// reserved bytes pass and only the incompatible flags are unknown.
+	h.IncompatFlags = 0
+	h.Encode(b)
+	got, err := index.ParseHeader(b, "")
+	if err != nil || got != h {
+		t.Errorf("ParseHeader(Encode(h)) = %+v, %v; want %+v", got, err, h)
+	}
+}
+
 // A headerDamage changes the header of a valid file.
 type headerDamage struct {
 	name   string
@@ -269,6 +442,7 @@ type headerDamage struct {
 	openErr error
 	valid   bool
 	either  bool
+	section string // when Verify must fail: the section it must name, if not ""
 }
 
 func set8(at int, v byte) func([]byte)    { return func(b []byte) { b[at] = v } }
@@ -291,8 +465,10 @@ func both(fs ...func([]byte)) func([]byte) {
 
 func headerDamages() []headerDamage {
 	cs := []headerDamage{
-		{name: "version 2", mutate: set16(hdrVersion, 2), openErr: index.ErrVersion},
-		{name: "version 2 resealed", mutate: set16(hdrVersion, 2), reseal: true, openErr: index.ErrVersion},
+		{name: "version 1", mutate: set16(hdrVersion, 1), openErr: index.ErrVersion},
+		{name: "version 1 resealed", mutate: set16(hdrVersion, 1), reseal: true, openErr: index.ErrVersion},
+		{name: "version 3", mutate: set16(hdrVersion, 3), openErr: index.ErrVersion},
+		{name: "version 3 resealed", mutate: set16(hdrVersion, 3), reseal: true, openErr: index.ErrVersion},
 		{name: "version 0", mutate: set16(hdrVersion, 0), openErr: index.ErrVersion},
 		{name: "version 0xffff", mutate: set16(hdrVersion, 0xffff), openErr: index.ErrVersion},
 		{name: "version 257", mutate: set16(hdrVersion, 257), reseal: true, openErr: index.ErrVersion},
@@ -336,6 +512,7 @@ func headerDamages() []headerDamage {
 		{name: "key bytes -1", mutate: add64(hdrKeyBytes, -1), reseal: true, either: true},
 		{name: "key bytes 2^32+1 with 4-byte offsets", mutate: set64(hdrKeyBytes, 1<<32+1), reseal: true, openErr: index.ErrCorrupt},
 		{name: "key bytes 2^40", mutate: set64(hdrKeyBytes, 1<<40), reseal: true, openErr: index.ErrCorrupt},
+		{name: "key bytes above MaxKeyBytes with 8-byte offsets", mutate: both(set64(hdrKeyBytes, index.MaxKeyBytes+1), set8(hdrOffsetWidth, 8)), reseal: true, openErr: index.ErrCorrupt},
 		{name: "key bytes max", mutate: set64(hdrKeyBytes, 1<<64-1), reseal: true, openErr: index.ErrCorrupt},
 		{name: "key bytes, stale checksum", mutate: add64(hdrKeyBytes, 1), openErr: index.ErrCorrupt},
 
@@ -365,8 +542,14 @@ func headerDamages() []headerDamage {
 	for _, at := range []int{hdrReserved1, hdrReserved1 + 1, hdrReserved2, hdrReserved2 + 17, hdrCRC - 1} {
 		cs = append(cs, headerDamage{name: fmt.Sprintf("reserved byte %d", at), mutate: set8(at, 1), reseal: true, openErr: index.ErrCorrupt})
 	}
+	// The section checksums, in file order from byte 72: Verify must
+	// report the section whose checksum no longer matches.
 	for s := index.SectionBuckets; s < index.NumSections; s++ {
-		cs = append(cs, headerDamage{name: s.String() + " checksum", mutate: add32(hdrSectionCRC+4*int(s-1), 1), reseal: true})
+		at := hdrSectionCRC + 4*int(s-index.SectionBuckets)
+		cs = append(cs,
+			headerDamage{name: s.String() + " checksum", mutate: add32(at, 1), reseal: true, section: s.String()},
+			headerDamage{name: s.String() + " checksum, high byte", mutate: func(b []byte) { b[at+3] ^= 0x80 }, reseal: true, section: s.String()},
+		)
 	}
 	return cs
 }
@@ -415,7 +598,7 @@ func TestHeaderDamage(t *testing.T) {
 				checkSet(t, r, sortedCopy(fixtureKeys), nil, nil)
 				return
 			}
-			checkVerifyFails(t, r, path, "")
+			checkVerifyFails(t, r, path, tc.section)
 		})
 	}
 }
@@ -556,9 +739,10 @@ func assemble(t testing.TB, h index.Header, sections [4][]byte) []byte {
 	}
 	data := make([]byte, l.FileSize())
 	for i, sec := range sections {
-		e := l[index.SectionBuckets+index.Section(i)]
+		s := index.SectionBuckets + index.Section(i)
+		e := l[s]
 		if uint64(len(sec)) != e.Size {
-			t.Fatalf("section %d: %d bytes, the layout says %d", i, len(sec), e.Size)
+			t.Fatalf("section %v: %d bytes, the layout says %d", s, len(sec), e.Size)
 		}
 		copy(data[e.Off:], sec)
 		h.SectionCRC[i] = index.Checksum(data[e.Off:e.End])
@@ -582,19 +766,39 @@ func prescribed(ord int, b1, b2 uint64, fill []int) (uint64, int) {
 	return b2, fill[b2]
 }
 
+// crafted is a file craft is writing, section by section, before assemble
+// computes its checksums: an edit may change any of it.
+type crafted struct {
+	h                                index.Header
+	slots, offsets, lengths, keyData []byte
+	hashes, starts                   []uint64 // of each ordinal's key: its hash and offset in keyData
+	slotOf                           []uint64 // of each ordinal's key: its slot number, bucket × 8 + position
+}
+
+// setSlot sets slot number j to s.
+func (c *crafted) setSlot(j, s uint64) { le.PutUint64(c.slots[j*index.SlotSize:], s) }
+
 // craft returns a file holding keys as ordinals 0, 1, …, in the order given
 // (which need not be sorted), their slots placed by place.
 func craft(t testing.TB, keys [][]byte, buckets uint64, hk index.HashKey, place placement) []byte {
 	t.Helper()
-	h := index.Header{Keys: uint64(len(keys)), Buckets: buckets, HashKey: hk}
+	return craftEdited(t, keys, buckets, hk, place, nil)
+}
+
+// craftEdited is craft, with edit (if not nil) applied to the sections
+// before the checksums are computed. Each slot is written as format.md §4
+// says: the key's tag, length field and offset+1.
+func craftEdited(t testing.TB, keys [][]byte, buckets uint64, hk index.HashKey, place placement, edit func(c *crafted)) []byte {
+	t.Helper()
+	c := &crafted{h: index.Header{Keys: uint64(len(keys)), Buckets: buckets, HashKey: hk}}
+	h := &c.h
 	for _, k := range keys {
 		h.KeyBytes += uint64(len(k))
 		h.MaxKeyLen = max(h.MaxKeyLen, uint32(len(k)))
 	}
 	h.OffsetWidth, h.LengthWidth = index.OffsetWidth(h.KeyBytes), index.LengthWidth(h.MaxKeyLen)
-	slots := make([]byte, buckets*index.BucketSize)
+	c.slots = make([]byte, buckets*index.BucketSize)
 	fill := make([]int, buckets)
-	var offsets, lengths, keyData []byte
 	k0, k1 := hk.Halves()
 	for ord, k := range keys {
 		hash := index.Hash(k0, k1, k)
@@ -603,17 +807,23 @@ func craft(t testing.TB, keys [][]byte, buckets uint64, hk index.HashKey, place 
 		if i >= index.BucketSlots {
 			t.Fatalf("key %q: no room in bucket %d", k, b)
 		}
-		le.PutUint64(slots[b*index.BucketSize+uint64(i)*index.SlotSize:], index.MakeSlot(index.Tag(hash), uint64(ord)))
+		j := b*index.BucketSlots + uint64(i)
+		start := uint64(len(c.keyData))
+		c.setSlot(j, index.MakeSlot(hash, uint64(len(k)), start))
 		fill[b] = max(fill[b], i+1)
-		offsets = le.AppendUint32(offsets, uint32(len(keyData)))
+		c.hashes, c.starts, c.slotOf = append(c.hashes, hash), append(c.starts, start), append(c.slotOf, j)
+		c.offsets = le.AppendUint32(c.offsets, uint32(start))
 		if h.LengthWidth == 1 {
-			lengths = append(lengths, byte(len(k)))
+			c.lengths = append(c.lengths, byte(len(k)))
 		} else {
-			lengths = le.AppendUint16(lengths, uint16(len(k)))
+			c.lengths = le.AppendUint16(c.lengths, uint16(len(k)))
 		}
-		keyData = append(keyData, k...)
+		c.keyData = append(c.keyData, k...)
 	}
-	return assemble(t, h, [4][]byte{slots, offsets, lengths, keyData})
+	if edit != nil {
+		edit(c)
+	}
+	return assemble(t, c.h, [4][]byte{c.slots, c.offsets, c.lengths, c.keyData})
 }
 
 // TestCrafted checks files written by craft, an independent writer of the
@@ -646,12 +856,19 @@ func TestCrafted(t *testing.T) {
 				r := nr.r
 				exercise(t, r, fixtureProbes(keys))
 				// Lookups go through the hash: each key is found, at
-				// its ordinal in this file or, when repeated, at the
-				// first of its ordinals.
+				// the ordinal whose offset is the key's (craft writes
+				// ascending offsets whatever the order of the keys):
+				// its ordinal in this file or, when repeated, the first
+				// of its ordinals. The empty key is always ordinal 0,
+				// where a sorted file has it.
 				for ord, k := range keys {
 					got, ok := r.Lookup(k)
-					if !ok || !bytes.Equal(keys[got], k) || got > ord {
-						t.Fatalf("%s: Lookup(%q) = %d, %v; want %d", nr.how, k, got, ok, ord)
+					want := slices.IndexFunc(keys, func(x []byte) bool { return bytes.Equal(x, k) })
+					if len(k) == 0 {
+						want = 0
+					}
+					if !ok || got != want {
+						t.Fatalf("%s: Lookup(%q) = %d, %v; want %d (key %d)", nr.how, k, got, ok, want, ord)
 					}
 				}
 				if err := r.Verify(); !errors.Is(err, index.ErrCorrupt) {
@@ -713,6 +930,233 @@ func TestMisplaced(t *testing.T) {
 				if !errors.Is(err, index.ErrCorrupt) || !errors.As(err, &fe) || fe.Section != "buckets" {
 					t.Fatalf("%s: Verify: %v, want ErrCorrupt in the buckets", nr.how, err)
 				}
+			}
+		})
+	}
+}
+
+// TestCraftedSlots damages one slot, offset table entry or length table
+// entry of a crafted file at a time, checksums recomputed: Verify must
+// name the section at fault, and the lookups give the answers format.md
+// §4 and §5 say a lookup of that file gives. A key shorter than
+// index.LongKey bytes is found through its slot's tag, length field and
+// offset alone, and its ordinal is the one whose offset table entry is
+// that offset; a longer key is compared with the key of that ordinal. The
+// length table is read by neither.
+func TestCraftedSlots(t *testing.T) {
+	keys := sortedCopy(fixtureKeys)
+	buckets := index.BucketCount(uint64(len(keys)), builder.MinLoadFactor)
+	ordOf := func(k string) int {
+		i, ok := slices.BinarySearchFunc(keys, []byte(k), bytes.Compare)
+		if !ok {
+			t.Fatalf("the fixture lacks %q", k)
+		}
+		return i
+	}
+	empty, one, apple, banana := ordOf(""), ordOf("a"), ordOf("apple"), ordOf("banana")
+	// a and w are two keys of the same length, at least 2 bytes and
+	// short; long is the long key.
+	a, w, long := -1, -1, slices.IndexFunc(keys, func(k []byte) bool { return len(k) >= index.LongKey })
+	for i := range keys {
+		for j := range keys {
+			if a < 0 && i != j && len(keys[i]) >= 2 && len(keys[i]) < index.LongKey && len(keys[i]) == len(keys[j]) {
+				a, w = i, j
+			}
+		}
+	}
+	if a < 0 || long < 0 || !bytes.HasPrefix(keys[apple], keys[one]) || keys[banana][1] != keys[one][0] {
+		t.Fatal("the fixture lacks the keys this test needs")
+	}
+	t.Logf("short keys %q and %q, long key of %d bytes", keys[a], keys[w], len(keys[long]))
+	// wants checks what Contains and Lookup answer for key k.
+	wants := func(t *testing.T, r *reader.Reader, k int, contains bool, ord int, lookup bool) {
+		t.Helper()
+		if got := r.Contains(keys[k]); got != contains {
+			t.Errorf("Contains(key %d %.20q) = %v, want %v", k, keys[k], got, contains)
+		}
+		if got, ok := r.Lookup(keys[k]); ok != lookup || (ok && got != ord) {
+			t.Errorf("Lookup(key %d %.20q) = %d, %v; want %d, %v", k, keys[k], got, ok, ord, lookup)
+		}
+	}
+	// others checks that every key but those listed is found at its ordinal.
+	others := func(t *testing.T, r *reader.Reader, except ...int) {
+		t.Helper()
+		for i := range keys {
+			if !slices.Contains(except, i) {
+				wants(t, r, i, true, i, true)
+			}
+		}
+	}
+	// hidden is the check of a damage that hides key k and nothing else.
+	hidden := func(k int) func(t *testing.T, r *reader.Reader) {
+		return func(t *testing.T, r *reader.Reader) {
+			wants(t, r, k, false, 0, false)
+			others(t, r, k)
+		}
+	}
+	size := func(i int) uint64 { return uint64(len(keys[i])) }
+	cases := []struct {
+		name    string
+		edit    func(c *crafted)
+		section []string // the sections Verify may name
+		check   func(t *testing.T, r *reader.Reader)
+	}{
+		{
+			name:    "slot points at another key of the same length",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[a], index.MakeSlot(c.hashes[a], size(a), c.starts[w])) },
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			name:    "slot's length field one more",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[a], index.MakeSlot(c.hashes[a], size(a)+1, c.starts[a])) },
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			name:    "slot's length field LongKey",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[a], index.MakeSlot(c.hashes[a], index.LongKey, c.starts[a])) },
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			name:    "slot's tag differs in its lowest bit",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[a], index.MakeSlot(c.hashes[a]^1, size(a), c.starts[a])) },
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			name: "slot's tag differs in its highest bit",
+			edit: func(c *crafted) {
+				c.setSlot(c.slotOf[a], index.MakeSlot(c.hashes[a]^(1<<(index.TagBits-1)), size(a), c.starts[a]))
+			},
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			// The key's tag and length with offset+1 = 0: offset 2^64-1,
+			// and offset+length wraps to a small number.
+			name:    "slot's offset field 0",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[a], index.Match(c.hashes[a], size(a))<<index.OffsetBits) },
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			name:    "slot's key ends one byte past the key data",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[a], index.MakeSlot(c.hashes[a], size(a), c.h.KeyBytes-size(a)+1)) },
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			name:    "slot's offset MaxKeyBytes",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[a], index.MakeSlot(c.hashes[a], size(a), index.MaxKeyBytes)) },
+			section: []string{"buckets"},
+			check:   hidden(a),
+		},
+		{
+			name:    "another key's slot in place of a key's",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[w], index.MakeSlot(c.hashes[a], size(a), c.starts[a])) },
+			section: []string{"buckets"},
+			check:   hidden(w),
+		},
+		{
+			// "a" is the first byte of "apple": found, at apple's ordinal.
+			name:    "slot points at the first byte of a longer key",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[one], index.MakeSlot(c.hashes[one], size(one), c.starts[apple])) },
+			section: []string{"buckets"},
+			check: func(t *testing.T, r *reader.Reader) {
+				wants(t, r, one, true, apple, true)
+				others(t, r, one)
+			},
+		},
+		{
+			// "a" is the second byte of "banana": found, but no key starts there.
+			name: "slot points inside another key",
+			edit: func(c *crafted) {
+				c.setSlot(c.slotOf[one], index.MakeSlot(c.hashes[one], size(one), c.starts[banana]+1))
+			},
+			section: []string{"buckets"},
+			check: func(t *testing.T, r *reader.Reader) {
+				wants(t, r, one, true, 0, false)
+				others(t, r, one)
+			},
+		},
+		{
+			// The empty key is at every offset, and its ordinal is 0.
+			name:    "empty key's slot offset changed",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[empty], index.MakeSlot(c.hashes[empty], 0, c.starts[banana])) },
+			section: []string{"buckets"},
+			check:   func(t *testing.T, r *reader.Reader) { others(t, r) },
+		},
+		{
+			// A long key is compared with the key whose offset is the
+			// slot's: here another key's.
+			name:    "long key's slot points at another key",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[long], index.MakeSlot(c.hashes[long], size(long), c.starts[a])) },
+			section: []string{"buckets"},
+			check:   hidden(long),
+		},
+		{
+			name:    "long key's slot offset field 0",
+			edit:    func(c *crafted) { c.setSlot(c.slotOf[long], index.Match(c.hashes[long], size(long))<<index.OffsetBits) },
+			section: []string{"buckets"},
+			check:   hidden(long),
+		},
+		{
+			// The table stays ascending, but no ordinal has the offset of
+			// the long key, whose lookup needs one.
+			name:    "long key's offset table entry one more",
+			edit:    func(c *crafted) { le.PutUint32(c.offsets[4*long:], uint32(c.starts[long]+1)) },
+			section: []string{"offsets"},
+			check:   hidden(long),
+		},
+		{
+			// The short key is present, but has no ordinal.
+			name:    "short key's offset table entry one more",
+			edit:    func(c *crafted) { le.PutUint32(c.offsets[4*a:], uint32(c.starts[a]+1)) },
+			section: []string{"offsets"},
+			check: func(t *testing.T, r *reader.Reader) {
+				wants(t, r, a, true, 0, false)
+				others(t, r, a)
+			},
+		},
+		{
+			name: "short key's length table entry one more",
+			edit: func(c *crafted) { c.lengths[a]++ },
+			// The next key's offset no longer follows, which Verify may see first.
+			section: []string{"lengths", "offsets"},
+			check:   func(t *testing.T, r *reader.Reader) { others(t, r) },
+		},
+		{
+			name: "long key's length table entry one less",
+			edit: func(c *crafted) { c.lengths[long]-- },
+			// The next key's offset no longer follows, which Verify may see first.
+			section: []string{"lengths", "offsets"},
+			check:   func(t *testing.T, r *reader.Reader) { others(t, r) },
+		},
+	}
+	good := craft(t, keys, buckets, fixedKey, prescribed)
+	for _, nr := range openReaders(t, good) {
+		if err := nr.r.Verify(); err != nil {
+			t.Fatalf("%s: the undamaged crafted file: Verify: %v", nr.how, err)
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data := craftEdited(t, keys, buckets, fixedKey, prescribed, tc.edit)
+			if bytes.Equal(data, good) {
+				t.Fatal("the edit changed nothing")
+			}
+			for _, nr := range openReaders(t, data) {
+				t.Run(nr.how, func(t *testing.T) {
+					exercise(t, nr.r, fixtureProbes(keys))
+					tc.check(t, nr.r)
+					err := nr.r.Verify()
+					var fe *index.FormatError
+					if !errors.Is(err, index.ErrCorrupt) || !errors.As(err, &fe) || !slices.Contains(tc.section, fe.Section) {
+						t.Fatalf("Verify: %v, want ErrCorrupt in the %s", err, strings.Join(tc.section, " or "))
+					}
+				})
 			}
 		})
 	}
@@ -801,28 +1245,60 @@ func TestHostileFiles(t *testing.T) {
 			}
 			return offsets, lengths
 		}
+		// ascending returns an offset table of random offsets in the key
+		// data, in ascending order, so that the binary searches for a
+		// key's ordinal find some.
+		ascending := func() []byte {
+			offs := make([]uint64, shape.keys)
+			for i := range offs {
+				offs[i] = rng.Uint64N(shape.keyBytes + 1)
+			}
+			slices.Sort(offs)
+			b := make([]byte, sz[1])
+			for i, o := range offs {
+				if shape.offsetWidth == 4 {
+					le.PutUint32(b[4*i:], uint32(o))
+				} else {
+					le.PutUint64(b[8*i:], o)
+				}
+			}
+			return b
+		}
 		// aimed returns buckets in which both buckets of every probe are
-		// full of slots with the probe's tag and random ordinals, in range
-		// or just or far past its end.
+		// full of slots with the probe's tag and length field, and an
+		// offset+1 field that is 0 (offset 2^64-1), in the key data, at
+		// its end, or past it.
 		aimed := func() []byte {
 			b := make([]byte, sz[0])
-			ords := []uint64{shape.keys, shape.keys + 1, index.MaxKeys, rng.Uint64N(index.MaxKeys)}
-			for i := range shape.keys {
-				ords = append(ords, i)
-			}
 			for _, p := range probes {
 				hash := index.Hash(k0, k1, p)
 				b1, b2 := index.Buckets(hash, shape.buckets)
+				n := uint64(len(p))
+				fields := []uint64{0, 1, shape.keyBytes + 1, shape.keyBytes + 2, 1<<index.OffsetBits - 1, 1 + rng.Uint64N(shape.keyBytes+1)}
+				if n <= shape.keyBytes {
+					fields = append(fields, shape.keyBytes-n+1, shape.keyBytes-n+2)
+				}
 				for _, bk := range []uint64{b1, b2} {
 					for i := range index.BucketSlots {
-						slot := index.MakeSlot(index.Tag(hash), ords[rng.IntN(len(ords))])
+						slot := index.Match(hash, n)<<index.OffsetBits | fields[rng.IntN(len(fields))]
 						le.PutUint64(b[bk*index.BucketSize+uint64(i)*index.SlotSize:], slot)
 					}
 				}
 			}
 			return b
 		}
+		// probeData returns key data made of the probes, so that slots
+		// aimed into it can find them.
+		probeData := func() []byte {
+			b := make([]byte, 0, sz[3])
+			for len(b) < sz[3] {
+				p := probes[rng.IntN(len(probes))]
+				b = append(b, p[:min(len(p), sz[3]-len(b))]...)
+			}
+			return b
+		}
 		random := func(n int) []byte { return randBytes(rng, n) }
+		zero := func(n int) []byte { return make([]byte, n) }
 		cases := map[string]func() [4][]byte{
 			"random": func() [4][]byte { return [4][]byte{random(sz[0]), random(sz[1]), random(sz[2]), random(sz[3])} },
 			"all 0xff": func() [4][]byte {
@@ -832,14 +1308,21 @@ func TestHostileFiles(t *testing.T) {
 				o, l := extreme()
 				return [4][]byte{aimed(), o, l, random(sz[3])}
 			},
+			"aimed slots, extreme offsets, key data of the probes": func() [4][]byte {
+				o, l := extreme()
+				return [4][]byte{aimed(), o, l, probeData()}
+			},
+			"aimed slots, ascending offsets, key data of the probes": func() [4][]byte {
+				return [4][]byte{aimed(), ascending(), random(sz[2]), probeData()}
+			},
 			"aimed slots, random tables": func() [4][]byte {
 				return [4][]byte{aimed(), random(sz[1]), random(sz[2]), random(sz[3])}
 			},
 			"aimed slots, zero tables": func() [4][]byte {
-				return [4][]byte{aimed(), make([]byte, sz[1]), make([]byte, sz[2]), make([]byte, sz[3])}
+				return [4][]byte{aimed(), zero(sz[1]), zero(sz[2]), zero(sz[3])}
 			},
 			"empty slots, random tables": func() [4][]byte {
-				return [4][]byte{make([]byte, sz[0]), random(sz[1]), random(sz[2]), random(sz[3])}
+				return [4][]byte{zero(sz[0]), random(sz[1]), random(sz[2]), random(sz[3])}
 			},
 		}
 		if shape.keys == 0 {
@@ -861,56 +1344,68 @@ func TestHostileFiles(t *testing.T) {
 	}
 }
 
-// TestWrappingOffsets opens a hostile file whose 8-byte offsets are so
-// large that offset+length wraps past 2^64 to a small number, and whose
-// slots send every probe to such entries, with the probe's tag and length
-// so that lookups reach the bounds checks: no key can be read, so every
-// lookup is false and every Key nil.
+// TestWrappingOffsets opens hostile files in which every position a
+// lookup reads wraps past 2^64 to a small number, with a span of exactly
+// the probe's length, so that a bounds check on the span's end alone, or
+// on its length alone, would pass. Every probe finds slots with its tag
+// and length field whose offset+1 field is 0: offset 2^64-1, which for a
+// short probe wraps to offset+length = length-1, inside the key data. A
+// long probe's ordinal is then the last one whose offset table entry is at
+// most 2^64-1: the last ordinal, whose entry is 2^64-1 and whose key runs
+// to the end of the key data, one byte shorter than the probe, so that the
+// span's length wraps to the probe's length. The other 8-byte entries come
+// in pairs 2^64-x, n-x: spans of n bytes that wrap. No key can be read:
+// every lookup is false and every Key nil.
 func TestWrappingOffsets(t *testing.T) {
-	probes := fixtureProbes(fixtureKeys)
-	p := len(probes)
-	shape := hostileShape{keys: uint64(2 * p), buckets: 64, keyBytes: 500, offsetWidth: 8, lengthWidth: 2, maxKeyLen: 1000}
-	hk := index.HashKey{9, 9, 9}
-	k0, k1 := hk.Halves()
-	sz := shape.sizes()
-	slots, offsets, lengths := make([]byte, sz[0]), make([]byte, sz[1]), make([]byte, sz[2])
-	for i := range int(shape.keys) {
-		n := len(probes[i%p])
-		le.PutUint16(lengths[2*i:], uint16(n))
-		// offset = 2^64 - x, so offset+n = n-x: inside the key data.
-		x := uint64(1 + i%max(n, 1))
-		le.PutUint64(offsets[8*i:], -x)
-	}
-	for j, k := range probes {
-		hash := index.Hash(k0, k1, k)
-		b1, b2 := index.Buckets(hash, shape.buckets)
-		ords := []uint64{uint64(j), uint64(j + p)}
-		for _, b := range []uint64{b1, b2} {
-			for i := range index.BucketSlots {
-				at := b*index.BucketSize + uint64(i)*index.SlotSize
-				if le.Uint64(slots[at:]) == 0 && len(ords) > 0 {
-					le.PutUint64(slots[at:], index.MakeSlot(index.Tag(hash), ords[0]))
-					ords = ords[1:]
+	for _, longLen := range []int{index.LongKey, 300, 1000} {
+		t.Run(fmt.Sprintf("long probe of %d bytes", longLen), func(t *testing.T) {
+			probes := append(fixtureProbes(fixtureKeys), bytes.Repeat([]byte{'w'}, longLen))
+			pairs := len(probes)
+			shape := hostileShape{keys: uint64(2*pairs + 1), buckets: 64, keyBytes: uint64(longLen - 1), offsetWidth: 8, lengthWidth: 2, maxKeyLen: 1000}
+			hk := index.HashKey{9, 9, 9}
+			k0, k1 := hk.Halves()
+			sz := shape.sizes()
+			slots, offsets, lengths := make([]byte, sz[0]), make([]byte, sz[1]), make([]byte, sz[2])
+			for i, p := range probes {
+				n := uint64(len(p))
+				x := 1 + uint64(i)%max(n, 1) // the span [2^64-x, n-x) ends inside the key data
+				le.PutUint64(offsets[16*i:], -x)
+				le.PutUint64(offsets[16*i+8:], n-x)
+				le.PutUint16(lengths[4*i:], uint16(n))
+			}
+			le.PutUint64(offsets[sz[1]-8:], 1<<64-1)
+			for _, p := range probes {
+				hash := index.Hash(k0, k1, p)
+				b1, b2 := index.Buckets(hash, shape.buckets)
+				placed := 0
+				for _, b := range []uint64{b1, b2} {
+					for i := range uint64(index.BucketSlots) {
+						at := b*index.BucketSize + i*index.SlotSize
+						if le.Uint64(slots[at:]) == 0 && placed < 2 {
+							le.PutUint64(slots[at:], index.Match(hash, uint64(len(p)))<<index.OffsetBits)
+							placed++
+						}
+					}
 				}
 			}
-		}
-	}
-	data := assemble(t, shape.header(hk), [4][]byte{slots, offsets, lengths, randBytes(rand.New(rand.NewPCG(1, 1)), sz[3])})
-	for _, nr := range openReaders(t, data) {
-		r := nr.r
-		exercise(t, r, probes)
-		for _, k := range probes {
-			if ord, ok := r.Lookup(k); ok {
-				t.Errorf("%s: Lookup(%q) = %d, true, from an entry outside the key data", nr.how, k, ord)
+			data := assemble(t, shape.header(hk), [4][]byte{slots, offsets, lengths, randBytes(rand.New(rand.NewPCG(1, 1)), sz[3])})
+			for _, nr := range openReaders(t, data) {
+				r := nr.r
+				exercise(t, r, probes)
+				for _, k := range probes {
+					if ord, ok := r.Lookup(k); ok || r.Contains(k) {
+						t.Errorf("%s: Lookup(%.20q) = %d, %v, Contains %v, from a position outside the key data", nr.how, k, ord, ok, r.Contains(k))
+					}
+				}
+				for i := range r.Len() {
+					if k := r.Key(i); k != nil {
+						t.Errorf("%s: Key(%d) = %.20q, from an entry outside the key data", nr.how, i, k)
+					}
+				}
+				if err := r.Verify(); !errors.Is(err, index.ErrCorrupt) {
+					t.Errorf("%s: Verify: %v, want ErrCorrupt", nr.how, err)
+				}
 			}
-		}
-		for i := range r.Len() {
-			if k := r.Key(i); k != nil {
-				t.Errorf("%s: Key(%d) = %q, from an entry outside the key data", nr.how, i, k)
-			}
-		}
-		if err := r.Verify(); !errors.Is(err, index.ErrCorrupt) {
-			t.Errorf("%s: Verify: %v, want ErrCorrupt", nr.how, err)
-		}
+		})
 	}
 }

@@ -180,17 +180,33 @@ func checkAnyReader(t *testing.T, r *reader.Reader, data []byte) {
 			}
 		}
 	}
+	// A key found must be in the key data; Lookup finds only keys
+	// Contains finds, at an ordinal whose offset table entry is where the
+	// key was found, so that Key of it, when its span is in the key data,
+	// starts with the key or is a prefix of it. (The empty key is ordinal
+	// 0.) A lookup does not check the ordinal's span: in a damaged file
+	// Key(ordinal) may be another key.
+	l := r.Layout()
+	keyData := data[l[index.SectionKeys].Off : l[index.SectionKeys].Off+l[index.SectionKeys].Size]
 	found := make([]int, len(probes)) // ordinal, or -1
+	contains := make([]bool, len(probes))
 	for i, p := range probes {
 		ord, ok := r.Lookup(p)
 		sord, sok := r.LookupString(string(p))
-		if c, cs := r.Contains(p), r.ContainsString(string(p)); c != ok || cs != ok || sok != ok || sord != ord {
+		c, cs := r.Contains(p), r.ContainsString(string(p))
+		if c != cs || sok != ok || sord != ord || (ok && !c) {
 			t.Fatalf("%q: Contains %v, ContainsString %v, Lookup %d, %v, LookupString %d, %v disagree", p, c, cs, ord, ok, sord, sok)
 		}
-		found[i] = -1
+		if c && !bytes.Contains(keyData, p) {
+			t.Fatalf("Contains(%q) = true, but the key data does not hold it", p)
+		}
+		contains[i], found[i] = c, -1
 		if ok {
-			if ord < 0 || ord >= n || !bytes.Equal(keys[ord], p) {
-				t.Fatalf("Lookup(%q) = %d, true, but Key(%d) = %q (Len %d)", p, ord, ord, r.Key(ord), n)
+			if ord < 0 || ord >= n || (len(p) == 0 && ord != 0) {
+				t.Fatalf("Lookup(%q) = %d, true (Len %d)", p, ord, n)
+			}
+			if k := keys[ord]; len(p) > 0 && k != nil && !bytes.HasPrefix(k, p) && !bytes.HasPrefix(p, k) {
+				t.Fatalf("Lookup(%q) = %d, true, but Key(%d) = %q starts elsewhere", p, ord, ord, k)
 			}
 			found[i] = ord
 		}
@@ -205,7 +221,7 @@ func checkAnyReader(t *testing.T, r *reader.Reader, data []byte) {
 	batchStrings := make([]bool, len(probes))
 	r.ContainsStrings(strs, batchStrings)
 	for i, p := range probes {
-		if want := found[i] >= 0; batch[i] != want || batchStrings[i] != want {
+		if want := contains[i]; batch[i] != want || batchStrings[i] != want {
 			t.Fatalf("%q: ContainsBatch %v, ContainsStrings %v, Contains %v", p, batch[i], batchStrings[i], want)
 		}
 	}
@@ -380,7 +396,7 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 		valid = append(valid, buildIndex(f, s.keys, builder.Options{HashKey: &fixedKey, LoadFactor: s.lf}))
 	}
 	seeds = append(seeds, valid...)
-	seeds = append(seeds, nil, []byte("STRU"), []byte("STRU\x01\x00\x80\x00"), make([]byte, index.HeaderSize))
+	seeds = append(seeds, nil, []byte("STRU"), []byte("STRU\x01\x00\x80\x00"), []byte("STRU\x02\x00\x80\x00"), make([]byte, index.HeaderSize))
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, good := range valid {
@@ -411,7 +427,8 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 			add64(hdrKeyBytes, 1), add64(hdrKeyBytes, -1), add64(hdrFileSize, index.Align),
 			add32(hdrMaxKeyLen, 1), add32(hdrMaxKeyLen, -1), set8(hdrOffsetWidth, 8), set8(hdrLengthWidth, 2),
 			set64(hdrKeys, index.MaxKeys), set64(hdrBuckets, 1<<58), set64(hdrKeyBytes, 1<<62),
-			set32(hdrIncompat, 1), set32(hdrCompat, 1), set8(hdrReserved2, 1), set16(hdrVersion, 2),
+			set32(hdrIncompat, 1), set32(hdrCompat, 1), set8(hdrReserved2, 1), set16(hdrVersion, 1), set16(hdrVersion, 3),
+			set64(hdrKeyBytes, index.MaxKeyBytes+1),
 			func(b []byte) { b[hdrHashKey] ^= 0x80 },
 		} {
 			seeds = append(seeds, damaged(func(b []byte) { change(b); resealHeader(b) }))
@@ -419,7 +436,10 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 		// Sections changed, every checksum recomputed: Open accepts them.
 		sectionChanges := []func([]byte){
 			func(b []byte) { b[l[index.SectionBuckets].Off+rng.Uint64N(l[index.SectionBuckets].Size)] ^= 0x10 },
-			func(b []byte) { le.PutUint64(b[l[index.SectionBuckets].Off:], index.MakeSlot(0, index.MaxKeys)) },
+			func(b []byte) { le.PutUint64(b[l[index.SectionBuckets].Off:], index.MakeSlot(0, 0, index.MaxKeyBytes)) },
+			func(b []byte) {
+				le.PutUint64(b[l[index.SectionBuckets].Off:], index.Match(0, index.LongKey)<<index.OffsetBits)
+			},
 			func(b []byte) { clear(b[l[index.SectionBuckets].Off:l[index.SectionBuckets].End]) },
 			func(b []byte) { fillRandom(rng, b[l[index.SectionBuckets].Off:l[index.SectionBuckets].End]) },
 			func(b []byte) { b[l[index.SectionKeys].End-1] = 1 }, // padding, where there is some
@@ -442,9 +462,10 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 		for _, change := range sectionChanges {
 			seeds = append(seeds, damaged(func(b []byte) { change(b); fuzzReseal(b) }))
 		}
-		// Decoys: a slot with a key's tag ahead of the key's own slot in
-		// its first bucket, holding an ordinal past the end or another
-		// key's, checksums recomputed. A lookup must look past it.
+		// Decoys: a slot with a key's tag and length field ahead of the
+		// key's own slot in its first bucket, pointing past the end of the
+		// key data, at offset 2^64-1 (offset+1 is 0), or at the start of
+		// the next key, checksums recomputed. A lookup must look past it.
 		gr, err := reader.FromBytes(good)
 		if err != nil {
 			f.Fatal(err)
@@ -459,10 +480,17 @@ func fuzzSeedFiles(f *testing.F) [][]byte {
 			if le.Uint64(good[at+index.BucketSize-index.SlotSize:]) != 0 {
 				continue // b1 is full: the key may be in its second bucket
 			}
-			for _, decoy := range []uint64{h.Keys, index.MaxKeys, (ord + 1) % h.Keys} {
+			match := index.Match(hash, uint64(len(key))) << index.OffsetBits
+			// The offset table entry of another key.
+			otherAt := l[index.SectionOffsets].Off + (ord+1)%h.Keys*uint64(h.OffsetWidth)
+			otherOff := uint64(le.Uint32(good[otherAt:]))
+			if h.OffsetWidth == 8 {
+				otherOff = le.Uint64(good[otherAt:])
+			}
+			for _, decoy := range []uint64{match | (h.KeyBytes + 1), match, match | (otherOff + 1)} {
 				seeds = append(seeds, damaged(func(b []byte) {
 					copy(b[at+index.SlotSize:at+index.BucketSize], b[at:at+index.BucketSize-index.SlotSize])
-					le.PutUint64(b[at:], index.MakeSlot(index.Tag(hash), decoy))
+					le.PutUint64(b[at:], decoy)
 					fuzzReseal(b)
 				}))
 			}

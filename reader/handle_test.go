@@ -170,6 +170,15 @@ func TestHandleReloadFailureKeepsServing(t *testing.T) {
 	lay := h.Reader().Layout()
 	damagedKeys := append([]byte(nil), good...)
 	damagedKeys[lay[index.SectionKeys].Off] ^= 0x40 // passes Open, fails Verify
+	// A slot's offset changed, checksums recomputed: only Verify's
+	// structural checks can tell.
+	damagedSlot := append([]byte(nil), good...)
+	damagedSlot[lay[index.SectionBuckets].Off] ^= 0x01
+	resealSection(t, damagedSlot, index.SectionBuckets)
+	version1, err := os.ReadFile(filepath.Join("testdata", "version1.stru"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -180,6 +189,8 @@ func TestHandleReloadFailureKeepsServing(t *testing.T) {
 		{"not an index", func() error { return os.WriteFile(path, []byte("hello\n"), 0o644) }, index.ErrNotIndex},
 		{"truncated", func() error { return os.WriteFile(path, good[:len(good)/2], 0o644) }, index.ErrCorrupt},
 		{"damaged keys", func() error { return os.WriteFile(path, damagedKeys, 0o644) }, index.ErrCorrupt},
+		{"damaged slot, checksums recomputed", func() error { return os.WriteFile(path, damagedSlot, 0o644) }, index.ErrCorrupt},
+		{"version 1", func() error { return os.WriteFile(path, version1, 0o644) }, index.ErrVersion},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -198,3 +198,61 @@ func TestHugeFileSizeOfRealIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderLimits opens 128-byte files whose headers are consistent in
+// every field but the file's real length, with the key count and the key
+// data size at and just past their largest values: at the limit, the
+// field itself passes and only the file's length betrays the header; one
+// past, Open rejects the field itself, at its offset. Key data of
+// index.MaxKeyBytes bytes is the most a slot's 40-bit offset+1 can point
+// into.
+func TestHeaderLimits(t *testing.T) {
+	// keyBytes returns a header of 2^25 keys of up to 65535 bytes, so that
+	// the key count allows any key data size up to 2^41, holding n bytes.
+	keyBytes := func(n uint64) index.Header {
+		h := index.Header{
+			Version: index.Version, Keys: 1 << 25, KeyBytes: n, MaxKeyLen: index.MaxKeyLen, OffsetWidth: 8, LengthWidth: 2,
+		}
+		h.Buckets = index.BucketCount(h.Keys, builder.DefaultLoadFactor)
+		return h
+	}
+	keys := func(n uint64) index.Header {
+		h := claimedSet(min(n, index.MaxKeys))
+		h.Keys = n
+		return h
+	}
+	cases := []struct {
+		name    string
+		h       index.Header
+		fieldAt int64 // the header offset of the field Open must reject, or -1
+	}{
+		{"key data of MaxKeyBytes", keyBytes(index.MaxKeyBytes), -1},
+		{"key data of MaxKeyBytes+1", keyBytes(index.MaxKeyBytes + 1), hdrKeyBytes},
+		{"key data of 2^40", keyBytes(1 << 40), hdrKeyBytes},
+		{"MaxKeys keys", keys(index.MaxKeys), -1},
+		{"MaxKeys+1 keys", keys(index.MaxKeys + 1), hdrKeys},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if l, ok := index.ComputeLayout(c.h.Keys, c.h.Buckets, c.h.KeyBytes, c.h.OffsetWidth, c.h.LengthWidth); ok {
+				c.h.FileSize = l.FileSize()
+			} else {
+				c.h.FileSize = 1 << 61
+			}
+			data := make([]byte, index.HeaderSize)
+			c.h.Encode(data)
+			_, err := reader.FromBytes(data)
+			var fe *index.FormatError
+			if !errors.Is(err, index.ErrCorrupt) || !errors.As(err, &fe) {
+				t.Fatalf("FromBytes: %v, want a *FormatError wrapping ErrCorrupt", err)
+			}
+			atField := fe.Section == "header" && fe.Off == c.fieldAt
+			if c.fieldAt >= 0 && !atField {
+				t.Errorf("FromBytes: %v, want the field at header offset %d rejected", err, c.fieldAt)
+			}
+			if c.fieldAt < 0 && (fe.Section != "file" || fe.Off != index.HeaderSize) {
+				t.Errorf("FromBytes: %v, want the header accepted and only the file's length, %d bytes, rejected", err, index.HeaderSize)
+			}
+		})
+	}
+}

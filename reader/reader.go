@@ -1,8 +1,9 @@
 // Package reader answers membership queries from a STRU index file
 // (format.md) by mapping it into memory: Open reads only the 128-byte
-// header, and each lookup hashes the key and reads at most two 64-byte
-// buckets, one offset and length entry and the key's bytes, straight from
-// the mapping, without allocating.
+// header, and each membership lookup hashes the key and reads at most two
+// 64-byte buckets and the key's bytes, straight from the mapping, without
+// allocating; Lookup then finds the key's ordinal by binary search of the
+// offset table.
 //
 // A Reader is safe for concurrent use by any number of goroutines,
 // including Close: a lookup that overlaps Close answers from the file or
@@ -107,8 +108,7 @@ func (r *Reader) Contains(key []byte) bool {
 	if r.closed.Load() {
 		return false
 	}
-	_, ok := r.view.Find(key)
-	return ok
+	return r.view.Has(key)
 }
 
 // ContainsString reports whether key is in the set.

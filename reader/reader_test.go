@@ -385,6 +385,16 @@ func edgeCases() []setCase {
 		{name: "NUL chains", keys: nulChain},
 		{name: "255-byte keys", keys: [][]byte{repeatKey('a', 255), repeatKey('b', 255), repeatKey(0xff, 255)}, check: lengthWidth(1)},
 		{name: "256-byte keys", keys: [][]byte{repeatKey('a', 256), repeatKey('b', 256), {}, []byte("c")}, check: lengthWidth(2)},
+		// Keys shorter than index.LongKey are compared at their slot's
+		// offset, longer ones through the offset table: both, side by side.
+		{name: "keys around the long-key length", keys: [][]byte{
+			repeatKey('k', index.LongKey-2), repeatKey('k', index.LongKey-1), repeatKey('k', index.LongKey),
+			repeatKey('k', index.LongKey+1), repeatKey('k', index.LongKey+2), append(repeatKey('k', index.LongKey-1), 'x'),
+			append(repeatKey('k', index.LongKey), 'x'), append(repeatKey('k', index.LongKey-2), 'x'),
+		}},
+		// The empty key and the next key share offset 0: the long key's
+		// ordinal is 1, and the empty key's 0.
+		{name: "empty key and a long key at offset 0", keys: [][]byte{{}, repeatKey(0, index.LongKey), repeatKey(0, 300), []byte("b")}},
 		{name: "longest keys", keys: [][]byte{
 			repeatKey(0xff, index.MaxKeyLen), repeatKey(0, index.MaxKeyLen), append(repeatKey(0, index.MaxKeyLen-1), 1),
 			repeatKey(0, index.MaxKeyLen-1), []byte("short"),

@@ -5,6 +5,7 @@ package main
 // idxquery on real files.
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -195,10 +196,20 @@ func TestErrors(t *testing.T) {
 	bad := slices.Clone(data)
 	bad[24] ^= 1 // the key count
 	os.WriteFile(badHeader, bad, 0o644)
+	// The version field: a newer version and the previous one, with the
+	// header checksum left stale (the version is checked first) or
+	// recomputed.
 	newer := filepath.Join(dir, "newer.stru")
 	bad = slices.Clone(data)
-	bad[4] = 2 // the version
+	binary.LittleEndian.PutUint16(bad[4:], index.Version+1)
 	os.WriteFile(newer, bad, 0o644)
+	version1 := filepath.Join(dir, "version1.stru")
+	bad = slices.Clone(data)
+	binary.LittleEndian.PutUint16(bad[4:], 1)
+	os.WriteFile(version1, bad, 0o644)
+	version1Sealed := filepath.Join(dir, "version1-sealed.stru")
+	binary.LittleEndian.PutUint32(bad[index.HeaderSize-4:], index.Checksum(bad[:index.HeaderSize-4]))
+	os.WriteFile(version1Sealed, bad, 0o644)
 
 	tests := []struct {
 		name    string
@@ -211,7 +222,10 @@ func TestErrors(t *testing.T) {
 		{"directory", []string{"--list", dir}, "not a regular file"},
 		{"truncated", []string{truncated, "apple"}, "corrupt STRU file"},
 		{"damaged header", []string{"--verify", badHeader}, "corrupt STRU file"},
-		{"newer version", []string{newer, "apple"}, "unsupported STRU file"},
+		{"newer version", []string{newer, "apple"}, fmt.Sprintf("unsupported STRU file: header at offset 0x4: format version %d ", index.Version+1)},
+		{"version 1", []string{version1, "apple"}, "unsupported STRU file: header at offset 0x4: format version 1 "},
+		{"version 1, header checksum recomputed", []string{"--info", version1Sealed}, "unsupported STRU file: header at offset 0x4: format version 1 "},
+		{"version 1 --verify", []string{"--verify", version1Sealed}, "unsupported STRU file"},
 		{"missing FILE", []string{}, "missing FILE"},
 		{"unknown flag", []string{"--bogus", wordsIndex}, "-bogus"},
 		{"--present and --absent", []string{"--present", "--absent", wordsIndex}, "--present and --absent"},
@@ -415,6 +429,8 @@ func TestInfo(t *testing.T) {
 				fmt.Sprintf("longest probe:  %d bucket", info.LongestProbe),
 				fmt.Sprintf("(%d key", info.SecondBucketKeys),
 				fmt.Sprintf("longest key:    %d byte", info.LongestKey),
+				fmt.Sprintf("offset width:   %d bytes\n", info.OffsetWidth),
+				fmt.Sprintf("length width:   %d byte", info.LengthWidth),
 				"fingerprint " + hk.Fingerprint() + "\n",
 			} {
 				if !strings.Contains(text.Stdout, want) {
@@ -457,18 +473,36 @@ func TestVerify(t *testing.T) {
 	for _, tt := range []struct {
 		section index.Section
 		at      func(e index.Extent) uint64 // the byte to change
+		// reseal recomputes the section's checksum and the header's, so
+		// that the damage must be found by the structural checks; want is
+		// then what the error must say.
+		reseal bool
+		want   string
 	}{
-		{index.SectionKeys, func(e index.Extent) uint64 { return e.Off + e.Size/2 }},
-		{index.SectionKeys, func(e index.Extent) uint64 { return e.End - 1 }}, // padding
-		{index.SectionBuckets, func(e index.Extent) uint64 { return e.Off + 7 }},
-		{index.SectionOffsets, func(e index.Extent) uint64 { return e.Off + e.Size - 4 }},
-		{index.SectionLengths, func(e index.Extent) uint64 { return e.Off }},
+		{section: index.SectionKeys, at: func(e index.Extent) uint64 { return e.Off + e.Size/2 }},
+		{section: index.SectionKeys, at: func(e index.Extent) uint64 { return e.End - 1 }}, // padding
+		{section: index.SectionBuckets, at: func(e index.Extent) uint64 { return e.Off + 7 }},
+		{section: index.SectionOffsets, at: func(e index.Extent) uint64 { return e.Off + e.Size - 4 }},
+		{section: index.SectionLengths, at: func(e index.Extent) uint64 { return e.Off }},
+		// A slot's tag, length field and offset: the slot of some key
+		// is then missing from its buckets.
+		{section: index.SectionBuckets, at: func(e index.Extent) uint64 { return firstUsedSlot(t, e) + 7 }, reseal: true, want: "buckets"},
+		{section: index.SectionBuckets, at: func(e index.Extent) uint64 { return firstUsedSlot(t, e) + 5 }, reseal: true, want: "buckets"},
+		{section: index.SectionBuckets, at: func(e index.Extent) uint64 { return firstUsedSlot(t, e) }, reseal: true, want: "buckets"},
+		{section: index.SectionOffsets, at: func(e index.Extent) uint64 { return e.Off + 4 }, reseal: true, want: "offsets"},
 	} {
 		e := layout[tt.section]
 		off := tt.at(e)
-		t.Run(fmt.Sprintf("%v byte %d", tt.section, off-e.Off), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%v byte %d reseal=%v", tt.section, off-e.Off, tt.reseal), func(t *testing.T) {
 			path, data := copyIndex(t)
 			data[off] ^= 0x20
+			want := tt.section.String()
+			if tt.reseal {
+				at := 72 + 4*int(tt.section-index.SectionBuckets) // the section's checksum
+				binary.LittleEndian.PutUint32(data[at:], index.Checksum(data[e.Off:e.End]))
+				binary.LittleEndian.PutUint32(data[index.HeaderSize-4:], index.Checksum(data[:index.HeaderSize-4]))
+				want = tt.want
+			}
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -476,9 +510,12 @@ func TestVerify(t *testing.T) {
 			if res.Code != 1 || res.Stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 1 and nothing", res.Code, res.Stdout)
 			}
-			line := clitest.OneLineError(t, res.Stderr, "idxquery: "+path+": verification failed: ")
-			if !strings.Contains(line, tt.section.String()) {
-				t.Errorf("error %q does not name the %v section", line, tt.section)
+			line := clitest.OneLineError(t, res.Stderr, "idxquery: "+path+": verification failed: corrupt STRU file: ")
+			if !strings.Contains(line, want) {
+				t.Errorf("error %q does not name the %v section", line, want)
+			}
+			if tt.reseal && strings.Contains(line, "checksum") {
+				t.Errorf("error %q is about a checksum, which was recomputed", line)
 			}
 
 			// Queries, --info and --list on the damaged file still answer,
@@ -494,6 +531,23 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstUsedSlot returns the file offset of the first used slot in the
+// buckets section e of the words index.
+func firstUsedSlot(t *testing.T, e index.Extent) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(wordsIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at := e.Off; at < e.Off+e.Size; at += index.SlotSize {
+		if binary.LittleEndian.Uint64(data[at:]) != 0 {
+			return at
+		}
+	}
+	t.Fatal("no used slot")
+	return 0
 }
 
 func TestList(t *testing.T) {

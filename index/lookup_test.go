@@ -1,0 +1,242 @@
+package index_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stru-index/stru/index"
+)
+
+// sameMatch returns keys made by name(i), i = 0, 1, …, until two have the
+// same tag, under the golden hash key. The keys name makes must all have
+// the same length field, so that the two have the same Match.
+func sameMatch(t *testing.T, name func(i int) string) (a, b string) {
+	t.Helper()
+	k0, k1 := sipRefKey.Halves()
+	seen := map[uint64]string{}
+	for i := range 1 << 20 {
+		k := name(i)
+		tag := index.Tag(index.Hash(k0, k1, []byte(k)))
+		if other, ok := seen[tag]; ok {
+			return other, k
+		}
+		seen[tag] = k
+	}
+	t.Fatal("no two keys with the same tag")
+	return "", ""
+}
+
+// matching returns the first key name(i), i = 0, 1, …, with the same Match
+// as key under the golden hash key.
+func matching(t *testing.T, key string, name func(i int) string) string {
+	t.Helper()
+	k0, k1 := sipRefKey.Halves()
+	want := index.Match(index.Hash(k0, k1, []byte(key)), uint64(len(key)))
+	for i := range 1 << 24 {
+		k := name(i)
+		if index.Match(index.Hash(k0, k1, []byte(k)), uint64(len(k))) == want {
+			return k
+		}
+	}
+	t.Fatalf("no key with the Match of %q", key)
+	return ""
+}
+
+// checkLookups checks, for every key of keys, which must be the file's
+// keys in order, and of absent, which must not be in it, that Has is true
+// exactly when Find's ok is, that Find gives the key's ordinal, that
+// HasHashed and FindHashed agree, and that FindBatch answers as Has.
+func checkLookups(t *testing.T, v *index.View, keys, absent []string) {
+	t.Helper()
+	all := slices.Concat(keys, absent)
+	batch := make([][]byte, len(all))
+	for i, k := range all {
+		batch[i] = []byte(k)
+		wantOrd, want := uint64(i), i < len(keys)
+		if !want {
+			wantOrd = 0
+		}
+		has := v.Has([]byte(k))
+		ord, ok := v.Find([]byte(k))
+		if has != want || ok != want || ord != wantOrd {
+			t.Errorf("Has(%.20q…, %d bytes) = %v, Find = %d, %v; want %v, and %d, %v", k, len(k), has, ord, ok, want, wantOrd, want)
+		}
+		h := v.HashOf([]byte(k))
+		if got := v.HasHashed([]byte(k), h); got != has {
+			t.Errorf("HasHashed(%.20q…) = %v, Has gives %v", k, got, has)
+		}
+		if gotOrd, gotOK := v.FindHashed([]byte(k), h); gotOrd != ord || gotOK != ok {
+			t.Errorf("FindHashed(%.20q…) = %d, %v; Find gives %d, %v", k, gotOrd, gotOK, ord, ok)
+		}
+	}
+	present := make([]bool, len(all))
+	v.FindBatch(batch, present)
+	for i, k := range all {
+		if want := i < len(keys); present[i] != want {
+			t.Errorf("FindBatch: %.20q… (%d bytes) present = %v, want %v", k, len(k), present[i], want)
+		}
+	}
+}
+
+// TestHasFind checks Has against Find, and both against the set, with and
+// without the vector code, where lookups meet slots whose tag and length
+// field (Match) are the key's but whose key is another (format.md §4): a
+// file of one bucket, which is both buckets of every key, holding two
+// short keys with the same Match and two keys of 255 bytes or more with
+// the same tag (their length fields are both 255, whatever their lengths),
+// looked up along with absent keys with the Match of present ones. Then a
+// file of many keys, short and long, at a high load factor.
+func TestHasFind(t *testing.T) {
+	s1, s2 := sameMatch(t, func(i int) string { return fmt.Sprintf("s%06d", i) })
+	long := strings.Repeat("L", 255)
+	l1, l2 := sameMatch(t, func(i int) string { return long + fmt.Sprint(i) })
+	keys := []string{"", s1, s2, l1, l2, strings.Repeat("w", 254), "x"}
+	slices.Sort(keys)
+	absent := []string{
+		matching(t, s1, func(i int) string { return fmt.Sprintf("t%06d", i) }),
+		matching(t, s2, func(i int) string { return fmt.Sprintf("u%06d", i) }),
+		matching(t, l1, func(i int) string { return strings.Repeat("M", 300) + fmt.Sprint(i) }),
+		matching(t, l1, func(i int) string { return long + fmt.Sprintf("x%d", i) }),
+		long, long[:254], s1[:6], s1 + "0", l1[:len(l1)-1], "\x00",
+	}
+	for _, k := range absent {
+		if slices.Contains(keys, k) {
+			t.Fatalf("%q is both present and absent", k)
+		}
+	}
+	t.Logf("same Match: %q and %q; %q… and %q… (%d and %d bytes); absent %q, %q", s1, s2, l1[250:], l2[250:], len(l1), len(l2), absent[0], absent[1])
+
+	spec := writeFromSpec(keys, sipRefKey, 1, 4, 2)
+	built := buildFile(t, keys, 0.9)
+	for name, f := range map[string][]byte{"written from format.md": spec, "built": built} {
+		t.Run(name, func(t *testing.T) {
+			probePaths(t, func(t *testing.T) {
+				v, err := index.NewView(f, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := v.Verify(); err != nil {
+					t.Fatal(err)
+				}
+				if v.Header.Buckets != 1 {
+					t.Fatalf("%d buckets, the test needs 1", v.Header.Buckets)
+				}
+				checkLookups(t, &v, keys, absent)
+			})
+		})
+	}
+
+	many := slices.Concat(manyKeys(2000), longKeys(60), keys)
+	slices.Sort(many)
+	many = slices.Compact(many)
+	absentMany := slices.Concat(absent, longKeys(70)[60:])
+	for i := range 500 {
+		absentMany = append(absentMany, fmt.Sprintf("key %d", i*7919+1))
+	}
+	f := buildFile(t, many, 0.95)
+	t.Run("many keys", func(t *testing.T) {
+		probePaths(t, func(t *testing.T) {
+			v, err := index.NewView(f, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.SecondBucketKeys() == 0 {
+				t.Fatal("no key in its second bucket")
+			}
+			checkLookups(t, &v, many, absentMany)
+		})
+	})
+}
+
+// TestLongKeyLookup checks what a lookup reads (format.md §4): for a key
+// of fewer than 255 bytes, the key data at the offset in its slot and
+// nothing else; for a key of 255 bytes or more, whose length the slot does
+// not hold, the key's ordinal, found by binary search of the offset table
+// for the slot's offset, and that key's offset and length. Each case
+// damages a file of one bucket without resealing it (lookups do not check
+// checksums) and checks which keys Has still finds, with and without the
+// vector code, and that FindBatch agrees.
+func TestLongKeyLookup(t *testing.T) {
+	w254, x255, x300 := strings.Repeat("w", 254), strings.Repeat("x", 255), strings.Repeat("x", 300)
+	keys := []string{"a", "b", w254, x255, x300} // offsets 0, 1, 2, 256, 511
+	offs := []uint64{0, 1, 2, 256, 511}
+	f := writeFromSpec(keys, sipRefKey, 1, 4, 2)
+	if f == nil {
+		t.Fatal("writeFromSpec failed")
+	}
+	k0, k1 := sipRefKey.Halves()
+	if index.Tag(index.Hash(k0, k1, []byte(x255))) == index.Tag(index.Hash(k0, k1, []byte(x300))) {
+		t.Fatal("the two long keys have the same tag")
+	}
+	const buckets, offsets = 128, 192 // one bucket; offsets of 4 bytes
+	slotAt := func(i int) int { return buckets + 8*i }
+	// pointAt returns a change that makes key i's slot point at offset off.
+	pointAt := func(i int, off uint64) func([]byte) []byte {
+		return func(f []byte) []byte {
+			s := le.Uint64(f[slotAt(i):])
+			le.PutUint64(f[slotAt(i):], s&^(1<<40-1)|(off+1))
+			return f
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change func([]byte) []byte
+		has    map[string]bool // the keys checked, and whether Has finds them
+	}{
+		{"intact", func(f []byte) []byte { return f },
+			map[string]bool{"a": true, "b": true, w254: true, x255: true, x300: true}},
+		// Short keys never read the offset table.
+		{"offset table of the short keys garbled", all(put(offsets, 4, 700), put(offsets+4, 4, 3), put(offsets+8, 4, 0)),
+			map[string]bool{"a": true, "b": true, w254: true}},
+		// A long key's entry in the offset table no longer its offset.
+		{"offsets of the 254- and 255-byte keys one more", both(put(offsets+8, 4, 3), put(offsets+12, 4, 257)),
+			map[string]bool{"a": true, "b": true, w254: true, x255: false, x300: true}},
+		{"offset of the 300-byte key one less", put(offsets+16, 4, 510),
+			map[string]bool{w254: true, x300: false}},
+		// A long key's slot points at another key, or inside one.
+		{"255-byte key's slot at the 300-byte key", pointAt(3, offs[4]),
+			map[string]bool{"a": true, "b": true, w254: true, x255: false, x300: true}},
+		{"255-byte key's slot inside it", pointAt(3, offs[3]+1),
+			map[string]bool{x255: false, x300: true}},
+		{"300-byte key's slot at the 255-byte key", pointAt(4, offs[3]),
+			map[string]bool{x255: true, x300: false}},
+		// A short key's slot points at other bytes.
+		{"b's slot at a", pointAt(1, offs[0]), map[string]bool{"a": true, "b": false, w254: true}},
+		{"254-byte key's slot one byte further", pointAt(2, offs[2]+1), map[string]bool{w254: false, x255: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			probePaths(t, func(t *testing.T) {
+				d := c.change(slices.Clone(f))
+				v, err := index.NewView(d, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				batch := make([][]byte, 0, len(c.has))
+				for _, k := range keys {
+					if want, ok := c.has[k]; ok {
+						if got := v.Has([]byte(k)); got != want {
+							t.Errorf("Has(%.10q…, %d bytes) = %v, want %v", k, len(k), got, want)
+						}
+						batch = append(batch, []byte(k))
+					}
+				}
+				present := make([]bool, len(batch))
+				v.FindBatch(batch, present)
+				for i, k := range batch {
+					if want := c.has[string(k)]; present[i] != want {
+						t.Errorf("FindBatch: %.10q… (%d bytes) present = %v, want %v", k, len(k), present[i], want)
+					}
+				}
+				if c.name == "intact" {
+					for i, k := range keys {
+						if ord, ok := v.Find([]byte(k)); !ok || ord != uint64(i) {
+							t.Errorf("Find(%.10q…) = %d, %v; want %d, true", k, ord, ok, i)
+						}
+					}
+				}
+			})
+		})
+	}
+}
