@@ -153,7 +153,7 @@ func TestHasFind(t *testing.T) {
 // TestLongKeyLookup checks what a lookup reads (format.md §4): for a key
 // of fewer than 255 bytes, the key data at the offset in its slot and
 // nothing else; for a key of 255 bytes or more, whose length the slot does
-// not hold, the key's ordinal, found by binary search of the offset table
+// not hold, the key's ordinal, found by searching the offset table
 // for the slot's offset, and that key's offset and length. Each case
 // damages a file of one bucket without resealing it (lookups do not check
 // checksums) and checks which keys Has still finds, with and without the
@@ -238,5 +238,42 @@ func TestLongKeyLookup(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestFindOrdinalLengths checks that Find gives every key's ordinal, which
+// it finds by searching the offset table for the key's offset (format.md
+// §4), however the lengths of the keys run — the search interpolates
+// between offsets, and must not go wrong where they do not rise evenly —
+// and for numbers of keys around the largest table it only bisects (4096).
+func TestFindOrdinalLengths(t *testing.T) {
+	lengths := map[string]func(i, n int) int{
+		"all 16 bytes":       func(i, n int) int { return 16 },
+		"random 8 to 70":     func(i, n int) int { return 8 + int(uint64(i)*0x9E3779B97F4A7C15>>58) },
+		"8 then 600":         func(i, n int) int { return map[bool]int{true: 8, false: 600}[i < n/2] },
+		"600 then 8":         func(i, n int) int { return map[bool]int{true: 600, false: 8}[i < n/2] },
+		"rising to 2000":     func(i, n int) int { return 8 + 2000*i*i/(n*n) },
+		"one of 60000 bytes": func(i, n int) int { return map[bool]int{true: 60000, false: 10}[i == n/3] },
+		"sawtooth 8 to 503":  func(i, n int) int { return 8 + (i%100)*5 },
+		"every 64th is 5000": func(i, n int) int { return map[bool]int{true: 5000, false: 9}[i%64 == 63] },
+	}
+	for name, length := range lengths {
+		for _, n := range []int{1, 2, 3, 33, 4096, 4097, 5000} {
+			keys := make([]string, n)
+			for i := range keys {
+				k := fmt.Sprintf("%07d", i) // sorts as i does
+				keys[i] = k + strings.Repeat("k", max(length(i, n), len(k))-len(k))
+			}
+			keys[0] = "" // the empty key, which shares its offset with the next
+			f := buildFile(t, keys, 0.8)
+			t.Run(fmt.Sprintf("%s/%d", name, n), func(t *testing.T) {
+				v, err := index.NewView(f, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				absent := []string{keys[n-1] + "k", "0000000x"}
+				checkLookups(t, &v, keys, absent)
+			})
+		}
 	}
 }

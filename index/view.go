@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 // A View answers queries from the bytes of a STRU file held in memory,
@@ -80,7 +81,7 @@ func (v *View) Has(key []byte) bool {
 }
 
 // Find returns the ordinal of key, and whether it is present: Has, then a
-// binary search of the offset table for the key's offset (ordinalAt).
+// search of the offset table for the key's offset (ordinalAt).
 func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
 	s, ok := v.locate(key)
 	if !ok {
@@ -169,9 +170,21 @@ func (v *View) slotIs(s uint64, key []byte) bool {
 
 // ordinalAt returns the ordinal of the key of n bytes at offset off in the
 // key data (format.md §5): 0 for the empty key, which sorts first; else
-// the last ordinal whose offset is at most off, found by binary search of
-// the offset table, which must be off. It returns false if there is none:
-// only in a damaged file.
+// the last ordinal whose offset is at most off, which must be off. It
+// returns false if there is none: only in a damaged file.
+//
+// The search is an interpolation search of the offset table, which rises
+// by each key's length: it guesses the ordinal from where off lies between
+// two known offsets, reads the offsets a window on either side of the
+// guess (two reads that do not wait for each other), and goes on inside
+// the window, or beyond it if the guess was wrong. With keys of similar
+// lengths three such rounds bring 10 million ordinals down to a few dozen,
+// where bisection finishes; a binary search would read about 23 offsets
+// one after another. A round that does not halve the range is followed by
+// a bisection, so no order of lengths makes it slower than twice a binary
+// search (a table of up to smallTable keys is bisected throughout). Only
+// the offsets read decide each step, so a damaged table (offsets out of
+// order) still ends the search, inside the table.
 func (v *View) ordinalAt(off, n uint64) (uint64, bool) {
 	if v.nkeys == 0 {
 		return 0, false
@@ -179,21 +192,87 @@ func (v *View) ordinalAt(off, n uint64) (uint64, bool) {
 	if n == 0 {
 		return 0, true
 	}
-	// The first ordinal in [0, nkeys] whose offset is above off.
 	lo, hi := uint64(0), v.nkeys
-	for lo < hi {
-		mid := lo + (hi-lo)/2
+	if v.nkeys > smallTable {
+		lo, hi = v.interpolate(off)
+	}
+	// Bisect [lo, hi) for the first ordinal above lo whose offset is
+	// above off, or hi if none is; the answer is the one before it.
+	l, h := lo+1, hi
+	for l < h {
+		mid := l + (h-l)/2
 		if v.offset(mid) <= off {
-			lo = mid + 1
+			l = mid + 1
 		} else {
-			hi = mid
+			h = mid
 		}
 	}
-	if lo == 0 || v.offset(lo-1) != off {
+	if v.offset(l-1) != off {
 		return 0, false
 	}
-	return lo - 1, true
+	return l - 1, true
 }
+
+// interpolate returns the range [lo, hi) of ordinals, of at most
+// interpolateAbove, in which ordinalAt's answer for off lies: offset(lo)
+// ≤ off < offset(hi), taking offset(nkeys) as the size of the key data.
+// If off is not between offset(0) and that size (a damaged file) it
+// returns [0, nkeys). It is a function of its own so that its registers
+// do not crowd the bisection of small tables, which it made 10% slower.
+func (v *View) interpolate(off uint64) (lo, hi uint64) {
+	lo, hi = 0, v.nkeys
+	olo, ohi := v.offset(0), uint64(len(v.keys))
+	if olo > off || off >= ohi {
+		return lo, hi
+	}
+	bisect := false
+	for hi-lo > interpolateAbove {
+		size := hi - lo
+		if bisect {
+			mid := lo + size/2
+			if o := v.offset(mid); o <= off {
+				lo, olo = mid, o
+			} else {
+				hi, ohi = mid, o
+			}
+			bisect = false
+			continue
+		}
+		// The guess g = lo + (off-olo)·size/(ohi-olo), in [lo, hi):
+		// olo ≤ off < ohi, so the fraction is below 1 (min guards
+		// against rounding). A float division takes a fraction of the
+		// time of a 128-bit integer one.
+		frac := float64(off-olo) / float64(ohi-olo)
+		g := lo + min(uint64(frac*float64(size)), size-1)
+		w := uint64(1) << (bits.Len64(size) / 2) >> 1 // about √size / 2
+		a := max(g, lo+w) - w                         // max(g-w, lo), without wrapping
+		b := min(g+w, hi-1)
+		a = max(a, lo+1)
+		b = max(b, a)
+		oa, ob := v.offset(a), v.offset(b)
+		switch {
+		case ob <= off:
+			lo, olo = b, ob
+		case oa > off:
+			hi, ohi = a, oa
+		default:
+			lo, olo, hi, ohi = a, oa, b, ob
+		}
+		bisect = hi-lo > size/2
+	}
+	return lo, hi
+}
+
+// ordinalAt bisects ranges of at most interpolateAbove ordinals (32
+// offsets are two cache lines or fewer), and the whole of a table of at
+// most smallTable keys (32 KiB of offsets or fewer, in cache when lookups
+// are frequent), where interpolation's arithmetic costs more than the
+// reads it saves: Lookup at 1 000 keys took 75 ns interpolating, 68
+// bisecting.
+const (
+	interpolateAbove = 32
+	smallTable       = 4096
+)
 
 // offset returns the offset table entry of ordinal ord, below Len.
 func (v *View) offset(ord uint64) uint64 {

@@ -244,7 +244,7 @@ func BenchmarkContains(b *testing.B) {
 }
 
 // BenchmarkLookup measures Lookup, which finds a present key as Contains
-// does and then its ordinal by binary search of the offset table
+// does and then its ordinal by searching the offset table
 // (format.md §4), against Contains on the same hits in the same run.
 func BenchmarkLookup(b *testing.B) {
 	for _, n := range benchSizes() {

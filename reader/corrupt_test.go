@@ -1246,7 +1246,7 @@ func TestHostileFiles(t *testing.T) {
 			return offsets, lengths
 		}
 		// ascending returns an offset table of random offsets in the key
-		// data, in ascending order, so that the binary searches for a
+		// data, in ascending order, so that the searches for a
 		// key's ordinal find some.
 		ascending := func() []byte {
 			offs := make([]uint64, shape.keys)
