@@ -5,12 +5,12 @@ package builder
 // Both buckets of a key lie in its block, and each block has its own
 // generator of eviction choices (table.go), so placing the keys of a range
 // of blocks alone, in ordinal order, gives exactly the slots that placing
-// every key would. When the whole table and a hash per key fit in the
-// budget, placeAll does just that. Otherwise it cuts the table into
-// partitions, ranges of blocks that fit (budget.go, partitions), writes
-// each key's hash and location to its partition's temporary file in one
-// pass over the keys, then places the partitions in order, each from its
-// file, and writes its slice of the buckets section.
+// every key would. When the whole table and a hash and a place in the key
+// data per key fit in the budget, placeAll does just that. Otherwise it
+// cuts the table into partitions, ranges of blocks that fit (budget.go,
+// partitions), writes each key's hash and location to its partition's
+// temporary file in one pass over the keys, then places the partitions in
+// order, each from its file, and writes its slice of the buckets section.
 //
 // A partition file is a sequence of 16-byte records in ascending ordinal
 // order: the key's hash and its location (loc), each a little-endian u64.

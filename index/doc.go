@@ -30,9 +30,10 @@
 // reads the bucket and the key's bytes. The ordinal of the key in a slot,
 // which View.Find returns and which a key of LongKey bytes or more is
 // compared through, is found by searching the offset table for the slot's
-// offset (an interpolation search: the offsets rise by each key's length). A key lives in its first bucket, or in its second only
-// when the first is full, and every bucket fills from slot 0, so a lookup
-// reads at most MaxProbe = 2 buckets (§4). Every byte of the file is
+// offset (an interpolation search: the offsets rise by each key's
+// length). A key lives in its first bucket, or in its second only when
+// the first is full, and every bucket fills from slot 0, so a lookup reads
+// at most MaxProbe = 2 buckets (§4). Every byte of the file is
 // covered by a CRC-32C (§6.1, §6.2): the header's own, or one of the four
 // section checksums it holds.
 //

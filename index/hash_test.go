@@ -387,9 +387,9 @@ func TestTagAndSlot(t *testing.T) {
 	if _, used := index.SlotOffset(0xabcd<<48 | 7<<40); used {
 		t.Error("SlotOffset of a slot whose offset field is 0 says it is used")
 	}
-	// The last offset a file can hold, that of an empty key at the end of
-	// MaxKeyBytes bytes of key data, still fits the 40-bit field as
-	// offset+1; and the three fields fill the 64 bits.
+	// An offset one past the last byte of MaxKeyBytes bytes of key data
+	// (a key's offset is at most MaxKeyBytes-1) still fits the 40-bit
+	// field as offset+1; and the three fields fill the 64 bits.
 	if index.TagBits+index.LenBits+index.OffsetBits != 64 {
 		t.Errorf("a slot's fields are %d bits, want 64", index.TagBits+index.LenBits+index.OffsetBits)
 	}

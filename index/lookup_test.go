@@ -2,6 +2,8 @@ package index_test
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -276,4 +278,108 @@ func TestFindOrdinalLengths(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestFindDamagedOffsets damages the offset table of files large enough
+// for the search of a key's ordinal to interpolate (format.md §4), with 4-
+// and 8-byte offsets, and checks that Has, Find and FindBatch still answer
+// without a panic, that an ordinal Find reports is below Len, and that the
+// undamaged files answer every key with its ordinal. A damaged table may
+// hold any value: offsets out of order, all equal, beyond the key data, or
+// 2^64-1.
+func TestFindDamagedOffsets(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	keys := make([]string, 6000)
+	for i := range keys {
+		n := r.IntN(40)
+		if i%500 == 7 {
+			n = 300 // a long key: Has too searches for its ordinal
+		}
+		keys[i] = fmt.Sprintf("%05d", i) + strings.Repeat("d", n)
+	}
+	absent := []string{"x", "00001", keys[7] + "d", keys[6] + "e"}
+	damages := map[string]func(offs []uint64, keyBytes uint64){
+		"random values": func(offs []uint64, keyBytes uint64) {
+			for i := range offs {
+				offs[i] = r.Uint64N(keyBytes + 10)
+			}
+		},
+		"a few random values": func(offs []uint64, keyBytes uint64) {
+			for range 20 {
+				offs[r.IntN(len(offs))] = r.Uint64N(keyBytes)
+			}
+		},
+		"descending": func(offs []uint64, keyBytes uint64) { slices.Reverse(offs) },
+		"all equal":  func(offs []uint64, keyBytes uint64) { clear(offs) },
+		"the largest": func(offs []uint64, keyBytes uint64) {
+			for i := range offs {
+				offs[i] = math.MaxUint64
+			}
+		},
+		"a jump past the key data": func(offs []uint64, keyBytes uint64) {
+			for i := len(offs) / 3; i < len(offs); i++ {
+				offs[i] += keyBytes
+			}
+		},
+	}
+	for _, width := range []uint8{4, 8} {
+		file := writeFromSpec(keys, sipRefKey, 3000, width, 2)
+		if file == nil {
+			t.Fatal("writeFromSpec: both buckets of a key full")
+		}
+		v, err := index.NewView(file, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Verify(); err != nil {
+			t.Fatal(err)
+		}
+		checkLookups(t, &v, keys, absent)
+		sec := v.Layout[index.SectionOffsets]
+		for name, damage := range damages {
+			t.Run(fmt.Sprintf("%d-byte offsets/%s", width, name), func(t *testing.T) {
+				damaged := slices.Clone(file)
+				table := damaged[sec.Off : sec.Off+sec.Size]
+				offs := make([]uint64, len(keys))
+				for i := range offs {
+					offs[i] = readUint(table[i*int(width):], width)
+				}
+				damage(offs, v.Header.KeyBytes)
+				for i, o := range offs {
+					writeUint(table[i*int(width):], width, o)
+				}
+				dv, err := index.NewView(damaged, "damaged.stru")
+				if err != nil {
+					t.Fatal(err)
+				}
+				all := slices.Concat(keys, absent)
+				batch := make([][]byte, len(all))
+				for i, k := range all {
+					batch[i] = []byte(k)
+					dv.Has(batch[i])
+					if ord, ok := dv.Find(batch[i]); ok && ord >= dv.Len() {
+						t.Fatalf("Find(%.12q…) = %d, true, with Len %d", k, ord, dv.Len())
+					}
+				}
+				dv.FindBatch(batch, make([]bool, len(batch)))
+			})
+		}
+	}
+}
+
+// readUint and writeUint read and write a little-endian integer of width
+// bytes, 4 or 8.
+func readUint(b []byte, width uint8) uint64 {
+	if width == 4 {
+		return uint64(le.Uint32(b))
+	}
+	return le.Uint64(b)
+}
+
+func writeUint(b []byte, width uint8, v uint64) {
+	if width == 4 {
+		le.PutUint32(b, uint32(v))
+		return
+	}
+	le.PutUint64(b, v)
 }

@@ -12,14 +12,14 @@ import (
 // dependent integer instructions, and with the scan of a bucket's slots
 // that fills the window: lookups wait for memory one after the other.
 //
-// Where the processor has AVX-512 (probe_amd64.s), Find therefore hashes
+// Where the processor has AVX-512 (probe_amd64.s), locate therefore hashes
 // the key in vector registers, two 64-bit lanes per register holding
 // SipHash's four state words, so that a SipRound is eight instructions
 // instead of fourteen and uses none of the integer registers; it then
 // compares the 16-bit tags of all the slots of both buckets in a few
 // instructions, without a branch on what they hold. The hash is the same
 // SipHash-2-4 as Hash's (format.md §3), and the slots tried and their
-// order are those of FindHashed's scan (format.md §4): first bucket up to
+// order are those of locateHashed's scan (format.md §4): first bucket up to
 // its first empty slot, then, only if it is full, the second.
 
 // locateProbed is locate through probe; the View must hold at least one

@@ -2,8 +2,8 @@ package index
 
 import "golang.org/x/sys/cpu"
 
-// useProbe says whether Find runs probe's vector code. Tests turn it off to
-// check the other path.
+// useProbe says whether locate (Has and Find) runs probe's vector code.
+// Tests turn it off to check the other path.
 var useProbe = probeCodeAvailable()
 
 // probeCodeAvailable reports whether the processor and the operating system
@@ -18,7 +18,7 @@ func probeCodeAvailable() bool {
 // i < 8, says that slot i of b1 holds the key's tag (Tag) in its top 16
 // bits and comes before b1's first empty slot; bit 8+i says the same of
 // slot i of b2, and is set only when b1 has no empty slot and b2 != b1
-// (probe_amd64.s). The caller compares the slots' length fields. The caller must
+// (probe_amd64.s). The caller compares the slots' length fields, and must
 // make sure the buckets section holds blocks × perBlock buckets: b1 and b2
 // are below that.
 //

@@ -11,10 +11,10 @@ import (
 	"github.com/stru-index/stru/index"
 )
 
-// lackProbe says what Find does on a machine without probe's code.
-const lackProbe = "this machine lacks AVX-512 F, VL and BW or BMI1: Find hashes with Hash"
+// lackProbe says what Has and Find do on a machine without probe's code.
+const lackProbe = "this machine lacks AVX-512 F, VL and BW or BMI1: Has and Find hash with Hash"
 
-// probePaths runs test with and without Find's vector code.
+// probePaths runs test with and without the vector code of Has and Find.
 func probePaths(t *testing.T, test func(t *testing.T)) {
 	vectorPaths(t, index.SetProbe, lackProbe, test)
 }
@@ -129,7 +129,7 @@ func TestProbeSlots(t *testing.T) {
 		if trial%4 == 1 {
 			// A key whose tag is 0, that of an empty slot: found by
 			// trying "tag zero 0", "tag zero 1", … under (1, 2) for a
-			// hash whose low 24 bits are 0.
+			// hash whose low 24 bits are 0 (so its 16-bit tag is 0).
 			key, k0, k1 = []byte("tag zero 28949780"), 1, 2
 		}
 		h := index.Hash(k0, k1, key)

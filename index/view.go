@@ -72,7 +72,8 @@ const (
 
 // Has reports whether key is present. It reads the key's first bucket
 // and, only if that bucket is full, its second (format.md §4), then the
-// key data at the slots whose tag and length field match. Where the
+// key data at the slots whose tag and length field match (for a key of
+// LongKey bytes or more, through its ordinal: ordinalAt). Where the
 // processor has AVX-512 it hashes and scans in vector registers
 // (probe.go), with the same answers.
 func (v *View) Has(key []byte) bool {

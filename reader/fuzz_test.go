@@ -276,7 +276,7 @@ func checkAnyReader(t *testing.T, r *reader.Reader, data []byte) {
 		t.Fatalf("Verify: %v, want nil or ErrCorrupt", verr)
 	}
 	if verr == nil {
-		checkVerified(t, r, keys, probes, found, prefixes, ranges)
+		checkVerified(t, r, keys, probes, found, contains, prefixes, ranges)
 	}
 
 	if err := r.Close(); err != nil {
@@ -289,9 +289,10 @@ func checkAnyReader(t *testing.T, r *reader.Reader, data []byte) {
 
 // checkVerified checks the answers of r, whose file Verify accepted,
 // against its keys by ordinal: they must be strictly ascending, each found
-// at its ordinal, the probes found exactly when they are keys, and each
+// at its ordinal, the probes found (Lookup's ordinal, found) and contained
+// (Contains, and so ContainsBatch) exactly when they are keys, and each
 // prefix's range the one a scan of the keys gives.
-func checkVerified(t *testing.T, r *reader.Reader, keys, probes [][]byte, found []int, prefixes [][]byte, ranges [][2]int) {
+func checkVerified(t *testing.T, r *reader.Reader, keys, probes [][]byte, found []int, contains []bool, prefixes [][]byte, ranges [][2]int) {
 	t.Helper()
 	for i, k := range keys {
 		if k == nil {
@@ -311,6 +312,9 @@ func checkVerified(t *testing.T, r *reader.Reader, keys, probes [][]byte, found 
 		}
 		if found[i] != want {
 			t.Fatalf("Verify accepted the file, but Lookup(%q) gave ordinal %d, a scan gives %d (-1: absent)", p, found[i], want)
+		}
+		if contains[i] != (want >= 0) {
+			t.Fatalf("Verify accepted the file, but Contains(%q) = %v, a scan gives ordinal %d (-1: absent)", p, contains[i], want)
 		}
 	}
 	for pi, p := range prefixes {

@@ -2,8 +2,10 @@
 // (format.md) by mapping it into memory: Open reads only the 128-byte
 // header, and each membership lookup hashes the key and reads at most two
 // 64-byte buckets and the key's bytes, straight from the mapping, without
-// allocating; Lookup then finds the key's ordinal by an interpolation
-// search of the offset table.
+// allocating (a key of 255 bytes or more, whose length its slot does not
+// hold, also searches the offset table for its ordinal); Lookup then finds
+// the key's ordinal by searching the offset table, interpolating in tables
+// of more than 4096 keys.
 //
 // A Reader is safe for concurrent use by any number of goroutines,
 // including Close: a lookup that overlaps Close answers from the file or
