@@ -352,12 +352,10 @@ func TestFindDamagedOffsets(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				all := slices.Concat(keys, absent)
-				batch := make([][]byte, len(all))
-				for i, k := range all {
-					batch[i] = []byte(k)
-					dv.Has(batch[i])
-					if ord, ok := dv.Find(batch[i]); ok && ord >= dv.Len() {
+				batch := byteKeys(keys, absent)
+				for _, k := range batch {
+					dv.Has(k)
+					if ord, ok := dv.Find(k); ok && ord >= dv.Len() {
 						t.Fatalf("Find(%.12q…) = %d, true, with Len %d", k, ord, dv.Len())
 					}
 				}
@@ -365,6 +363,17 @@ func TestFindDamagedOffsets(t *testing.T) {
 			})
 		}
 	}
+}
+
+// byteKeys returns the keys of the lists, in order, as byte slices.
+func byteKeys(lists ...[]string) [][]byte {
+	var b [][]byte
+	for _, l := range lists {
+		for _, k := range l {
+			b = append(b, []byte(k))
+		}
+	}
+	return b
 }
 
 // readUint and writeUint read and write a little-endian integer of width

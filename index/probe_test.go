@@ -233,10 +233,7 @@ func TestFindPaths(t *testing.T) {
 						t.Fatal(err)
 					}
 					all := slices.Concat(keys, absent)
-					batch := make([][]byte, len(all))
-					for i, k := range all {
-						batch[i] = []byte(k)
-					}
+					batch := byteKeys(all)
 					present := make([]bool, len(batch))
 					dv.FindBatch(batch, present)
 					for i, k := range all {

@@ -137,10 +137,7 @@ func TestEveryByteCovered(t *testing.T) {
 			masks = masks[:1]
 		}
 		lookups := slices.Concat(goldenKeys, longKeys(9))
-		batch := make([][]byte, len(lookups))
-		for i, k := range lookups {
-			batch[i] = []byte(k)
-		}
+		batch := byteKeys(lookups)
 		present := make([]bool, len(batch))
 		for off := range f {
 			for _, m := range masks {
