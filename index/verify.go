@@ -11,8 +11,9 @@ import (
 // order, and that every key sits in one of its two buckets with its tag,
 // length field and offset, in its second bucket only when its first is
 // full, with buckets filled from their first slot. Together these prove
-// that Has and Find reach every key by reading at most MaxProbe buckets. Verify reads every byte of the file; it
-// returns nil or a *FormatError wrapping ErrCorrupt.
+// that Has and Find reach every key by reading at most MaxProbe buckets.
+// Verify reads every byte of the file; it returns nil or a *FormatError
+// wrapping ErrCorrupt.
 func (v *View) Verify() error {
 	if err := v.verifyChecksums(); err != nil {
 		return err
