@@ -3,7 +3,6 @@ package index_test
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -298,23 +297,12 @@ func TestOpenDamagedHeader(t *testing.T) {
 	}
 }
 
-// version1Example is version 1's worked example: {"", "a", "apple",
-// "banana"} with the hash key 00 01 … 0f, testdata/example.stru as version
-// 1 of the format had it. Its sections are those of version 2; its slots
-// are not (a 24-bit tag and the key's ordinal+1).
-const version1Example = "" +
-	"5354525501008000000000000000000080010000000000000400000000000000" +
-	"01000000000000000c00000000000000000102030405060708090a0b0c0d0e0f" +
-	"0401000006000000b470ebb07096d04a563c120147ca58b90000000000000000" +
-	"000000000000000000000000000000000000000000000000000000009c856532" +
-	"0100000000310e0e0200000000ca48110300000000c4fd9a04000000006063f3" +
-	"0000000000000000000000000000000000000000000000000000000000000000" +
-	"0000000000000000010000000600000000000000000000000000000000000000" +
-	"0000000000000000000000000000000000000000000000000000000000000000" +
-	"0001050600000000000000000000000000000000000000000000000000000000" +
-	"0000000000000000000000000000000000000000000000000000000000000000" +
-	"616170706c6562616e616e610000000000000000000000000000000000000000" +
-	"0000000000000000000000000000000000000000000000000000000000000000"
+// version1File is version 1's worked example: {"", "a", "apple",
+// "banana"} under the hash key 00 01 … 0f, testdata/example.stru as
+// version 1 of the format had it (git show 4b8c5c2:testdata/example.stru).
+// Its sections are laid out as version 2's; its slots are not (a 24-bit tag
+// and the key's ordinal+1).
+const version1File = "../testdata/version1.stru"
 
 // TestOpenVersion1 checks that an intact version 1 file is refused with
 // ErrVersion at the version field, in a message naming both versions: this
@@ -322,9 +310,12 @@ const version1Example = "" +
 // two apart before full verification: with it changed to 2 the file opens,
 // and only Verify notices that its slots are not version 2 slots.
 func TestOpenVersion1(t *testing.T) {
-	f, err := hex.DecodeString(version1Example)
-	if err != nil || len(f) != 384 || le.Uint32(f[124:]) != index.Checksum(f[:124]) {
-		t.Fatalf("version1Example: %d bytes, %v, or a bad header checksum", len(f), err)
+	f, err := os.ReadFile(version1File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f) != 384 || le.Uint16(f[4:]) != 1 || le.Uint32(f[124:]) != index.Checksum(f[:124]) {
+		t.Fatalf("%s: %d bytes, not a version 1 file with a good header checksum", version1File, len(f))
 	}
 	_, err = index.NewView(f, "v1.stru")
 	var fe *index.FormatError

@@ -303,7 +303,7 @@ func TestNotIndex(t *testing.T) {
 	}
 }
 
-// TestVersion1File opens a file of format version 1: testdata/version1.stru
+// TestVersion1File opens a file of format version 1: ../testdata/version1.stru
 // is version 1's worked example (its format.md §10: {"", "a", "apple",
 // "banana"} under the hash key 00 01 … 0f), as the version 1 builder wrote
 // it. Open and FromBytes must reject it with ErrVersion, naming the
@@ -312,7 +312,7 @@ func TestNotIndex(t *testing.T) {
 // its slots hold version 1's 24-bit tag and ordinal, not a version 2
 // slot's tag, length and offset, and Verify must reject them.
 func TestVersion1File(t *testing.T) {
-	path := filepath.Join("testdata", "version1.stru")
+	path := filepath.Join("..", "testdata", "version1.stru")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

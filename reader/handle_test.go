@@ -175,7 +175,7 @@ func TestHandleReloadFailureKeepsServing(t *testing.T) {
 	damagedSlot := append([]byte(nil), good...)
 	damagedSlot[lay[index.SectionBuckets].Off] ^= 0x01
 	resealSection(t, damagedSlot, index.SectionBuckets)
-	version1, err := os.ReadFile(filepath.Join("testdata", "version1.stru"))
+	version1, err := os.ReadFile(filepath.Join("..", "testdata", "version1.stru"))
 	if err != nil {
 		t.Fatal(err)
 	}
