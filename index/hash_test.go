@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/dchest/siphash"
 	"github.com/stru-index/stru/index"
 )
 
@@ -133,6 +134,27 @@ func TestHashMatchesSpec(t *testing.T) {
 		}
 		if got, want := index.Hash(k0, k1, m), sipHashFromSpec(k0, k1, m); got != want {
 			t.Fatalf("Hash(%#x, %#x, %x) = %#x, format.md's SipHash gives %#x", k0, k1, m, got, want)
+		}
+	}
+}
+
+// TestHashMatchesSipHashPackage checks Hash against the
+// github.com/dchest/siphash package whose assembly it adapts
+// (siphash_amd64.s), for every length from 0 to 300 bytes, each at every
+// alignment of the key in memory, on random keys and messages.
+func TestHashMatchesSipHashPackage(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	buf := make([]byte, 300+8)
+	for n := 0; n <= 300; n++ {
+		for align := range 8 {
+			k0, k1 := r.Uint64(), r.Uint64()
+			m := buf[align : align+n : align+n]
+			for i := range m {
+				m[i] = byte(r.Uint32())
+			}
+			if got, want := index.Hash(k0, k1, m), siphash.Hash(k0, k1, m); got != want {
+				t.Fatalf("Hash(%#x, %#x, %x) = %#x, siphash.Hash gives %#x", k0, k1, m, got, want)
+			}
 		}
 	}
 }

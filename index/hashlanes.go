@@ -6,9 +6,9 @@ package index
 // misses put together. Where the processor has AVX-512 or AVX2
 // (hashlanes_amd64.s), hashLanes runs eight or four SipHashes side by
 // side, one in each 64-bit lane of the vector registers, with the same
-// result as Hash for every key: the github.com/dchest/siphash package that
-// Hash calls hashes one message at a time. Elsewhere, and for the last keys
-// of a batch that do not fill the lanes, hashLanes calls Hash.
+// result as Hash for every key, which hashes one message at a time.
+// Elsewhere, and for the last keys of a batch that do not fill the lanes,
+// hashLanes calls Hash.
 
 // laneCode names a vector form of hashGroups.
 type laneCode int

@@ -4,8 +4,10 @@ package index_test
 
 import (
 	"os"
+	"slices"
 	"testing"
 
+	"github.com/dchest/siphash"
 	"github.com/stru-index/stru/index"
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +45,18 @@ func keysAgainstGuards(t *testing.T) [][]byte {
 		keys = append(keys, data[:n:n], data[len(data)-n:])
 	}
 	return keys
+}
+
+// TestHashStaysInKeys hashes keys placed against unreadable pages
+// (keysAgainstGuards) through Hash, which reads a key's last bytes with a
+// load that ends at its last byte, and compares the hashes with
+// siphash.Hash's of copies.
+func TestHashStaysInKeys(t *testing.T) {
+	for _, key := range keysAgainstGuards(t) {
+		if got, want := index.Hash(5, 6, key), siphash.Hash(5, 6, slices.Clone(key)); got != want {
+			t.Fatalf("Hash of %d bytes = %#x, siphash.Hash gives %#x", len(key), got, want)
+		}
+	}
 }
 
 // TestHashLanesStaysInKeys hashes keys placed against unreadable pages
