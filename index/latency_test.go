@@ -18,11 +18,11 @@ import (
 // Keys are random and 8–64 bytes long, all 36 bytes (the same mean
 // length, but no branch on the length that the processor cannot predict),
 // or all 8 bytes (fewer instructions). There are 64 Ki keys, more than a
-// branch predictor learns the lengths of. For reference, maphash+read is the same loop with the
-// hash Go's map uses (hash/maphash: a few AES instructions, not a keyed
-// hash that the STRU format can depend on): with a hash that short, several
-// iterations' reads are in flight at once and hash+read costs a fraction of
-// a memory latency.
+// branch predictor learns the lengths of. For reference, maphash+read is
+// the same loop with the hash Go's map uses (hash/maphash: a few AES
+// instructions, not a keyed hash that the STRU format can depend on): with
+// a hash that short, several iterations' reads are in flight at once and
+// hash+read costs a fraction of a memory latency.
 func BenchmarkHashThenRead(b *testing.B) {
 	const words = 256 << 20 / 8
 	var mem []uint64
