@@ -59,10 +59,12 @@ func suiteMain(args []string) int {
 	seed := fs.Uint64("seed", 1, "seed of the data sets and queries")
 	quick := fs.Bool("quick", false, "smoke run: 20 thousand keys, 3 repetitions of 20 ms")
 	keep := fs.Bool("keep", false, "keep the built files")
+	rounds := fs.Int("paired", 21, "paired rounds of "+strings.Join(pairSystems, ", ")+" in alternating windows (0: none)")
+	pairWindow := fs.Duration("pair-window", 100*time.Millisecond, "aim for the slowest system's window in a paired round")
 	fs.Parse(args)
 
 	if *quick {
-		*sizesFlag, *reps, *repTime = "20000", 3, 20*time.Millisecond
+		*sizesFlag, *reps, *repTime, *rounds, *pairWindow = "20000", 3, 20*time.Millisecond, 3, 10*time.Millisecond
 	}
 	sizes, err := parseSizes(*sizesFlag)
 	if err != nil {
@@ -84,8 +86,8 @@ func suiteMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	if *reps < 1 {
-		fmt.Fprintln(os.Stderr, "bench: -reps must be at least 1")
+	if *reps < 1 || *rounds < 0 {
+		fmt.Fprintln(os.Stderr, "bench: -reps must be at least 1, -paired at least 0")
 		return 2
 	}
 
@@ -118,7 +120,11 @@ func suiteMain(args []string) int {
 		Settings: fmt.Sprintf("Settings: seed %d, %d repetitions of about %v per mix, query sets of min(keys, %d) hits and as many misses; "+
 			"stru files at the default load factor with a fixed hash key.", *seed, *reps, *repTime, maxQueries),
 	}
+	if *rounds > 0 {
+		run.Settings += fmt.Sprintf(" Paired rounds: %d, windows of about %v for the slowest of %s.", *rounds, *pairWindow, strings.Join(pairSystems, ", "))
+	}
 	opts := measureOptions{Reps: *reps, RepTime: *repTime, Keep: *keep}
+	popts := pairOptions{Rounds: *rounds, Window: *pairWindow}
 	for _, size := range sizes {
 		for _, kind := range datasets {
 			t0 := time.Now()
@@ -129,15 +135,41 @@ func suiteMain(args []string) int {
 				return 1
 			}
 			logf("generated in %.1f s: %d key bytes", time.Since(t0).Seconds(), d.KeyBytes)
+			// The systems of the paired rounds stay open after their
+			// measurement until all of them are, then run their rounds.
+			toPair := 0
+			for _, sys := range syss {
+				if popts.Rounds > 0 && slices.Contains(pairSystems, sys.Name) {
+					toPair++
+				}
+			}
+			var held []*heldSystem
+			releaseHeld := func() {
+				for _, h := range held {
+					h.release()
+				}
+				held = nil
+			}
 			for _, sys := range syss {
 				logf("%s %d: %s", kind, size, sys.Name)
-				r := measure(sys, d, root, opts)
+				r, h := measureHeld(sys, d, root, opts, toPair > 1 && slices.Contains(pairSystems, sys.Name))
 				run.Results = append(run.Results, r)
+				if h != nil {
+					held = append(held, h)
+				}
+				if toPair > 1 && len(held) == toPair {
+					logf("%s %d: %d paired rounds of %d systems", kind, size, popts.Rounds, len(held))
+					p := runPaired(held, run.Results, d, popts)
+					run.Paired = append(run.Paired, p)
+					releaseHeld()
+					logf("  stru ÷ map: hit %s, miss %s", p.ratioOf("stru", pairBase, mixHit), p.ratioOf("stru", pairBase, mixMiss))
+				}
 				logf("  build %.2f s, file %d B, open %s, heap %d B, hit %.0f ns, miss %.0f ns, allocs %.2f, faults/lookup %.4f, 2g %.2f M/s, wrong %d %s",
 					r.BuildSeconds, r.FileBytes, duration(r.OpenMedian), r.HeapBytes,
 					r.NsPerLookup[mixHit], r.NsPerLookup[mixMiss], r.AllocsPerLookup, r.FaultsPerLookup, r.Parallel2/1e6, r.WrongAnswers, r.Error)
 				settle()
 			}
+			releaseHeld() // if one of them failed, the others were never paired
 			d = nil
 			settle()
 			run.Machine.LoadEnd = loadAvg()

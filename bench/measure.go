@@ -80,7 +80,24 @@ type measureOptions struct {
 
 // measure builds, opens and measures sys on d in a fresh directory under
 // root, and removes the directory afterwards unless opts.Keep.
-func measure(sys *system, d *dataset, root string, opts measureOptions) (res *result) {
+func measure(sys *system, d *dataset, root string, opts measureOptions) *result {
+	res, _ := measureHeld(sys, d, root, opts, false)
+	return res
+}
+
+// measureHeld is measure, which, if hold is true and the measurement
+// succeeded, leaves the system open and returns it, with a worker, for
+// paired rounds; its release does what measure does at the end.
+func measureHeld(sys *system, d *dataset, root string, opts measureOptions, hold bool) (res *result, held *heldSystem) {
+	var cleanup []func() // run last to first, unless held
+	defer func() {
+		if held != nil {
+			return
+		}
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}()
 	res = &result{
 		System: sys.Name, Exact: sys.Exact, Note: sys.Note,
 		Dataset: d.Kind, Keys: len(d.Keys), KeyBytes: d.KeyBytes,
@@ -94,33 +111,34 @@ func measure(sys *system, d *dataset, root string, opts measureOptions) (res *re
 				panic(p)
 			}
 			res.Error = lf.err.Error()
+			held = nil
 		}
 	}()
 
 	dir := filepath.Join(root, fmt.Sprintf("%s-%d", d.Kind, len(d.Keys)), dirName(sys.Name))
 	if err := os.RemoveAll(dir); err != nil {
 		res.Error = err.Error()
-		return res
+		return res, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		res.Error = err.Error()
-		return res
+		return res, nil
 	}
 	if !opts.Keep {
-		defer os.RemoveAll(dir)
+		cleanup = append(cleanup, func() { os.RemoveAll(dir) })
 	}
 
 	settle()
 	start := time.Now()
 	if err := sys.build(dir, d); err != nil {
 		res.Error = "build: " + err.Error()
-		return res
+		return res, nil
 	}
 	res.BuildSeconds = time.Since(start).Seconds()
 	size, err := dirSize(dir)
 	if err != nil {
 		res.Error = err.Error()
-		return res
+		return res, nil
 	}
 	res.FileBytes = size
 	if n := len(d.Keys); n > 0 {
@@ -130,16 +148,16 @@ func measure(sys *system, d *dataset, root string, opts measureOptions) (res *re
 	set, err := openTimed(sys, dir, opts.Reps, res)
 	if err != nil {
 		res.Error = "open: " + err.Error()
-		return res
+		return res, nil
 	}
-	defer set.close()
+	cleanup = append(cleanup, func() { set.close() })
 
 	w, err := set.newWorker()
 	if err != nil {
 		res.Error = "worker: " + err.Error()
-		return res
+		return res, nil
 	}
-	defer w.release()
+	cleanup = append(cleanup, w.release)
 
 	// The correctness pass over the full hit and miss sets is also the
 	// warm-up: it reaches every page a random lookup can touch.
@@ -188,8 +206,16 @@ func measure(sys *system, d *dataset, root string, opts measureOptions) (res *re
 
 	if err := parallel2(set, d, ops, opts.Reps, res); err != nil {
 		res.Error = "parallel: " + err.Error()
+		return res, nil
 	}
-	return res
+	if hold {
+		held = &heldSystem{name: sys.Name, w: w, release: func() {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}}
+	}
+	return res, held
 }
 
 // openTimed opens the system up to reps times, for at most about two

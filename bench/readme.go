@@ -93,7 +93,7 @@ func writeReadmeBlock(w io.Writer, run *runFile, source string) {
 		m.CPUs, m.CPUModel, m.MemTotal, m.GoVersion, m.Kernel, m.LoadStart, m.LoadEnd, run.Started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintln(w, "Targets of issue 5, section 2, in this run:")
 	fmt.Fprintln(w)
-	writeTargetTable(w, run.Results)
+	writeTargetTable(w, run.Results, run.Paired)
 	groups := groupResults(run.Results)
 	if len(groups) == 0 {
 		return
@@ -116,4 +116,7 @@ func writeReadmeBlock(w io.Writer, run *runFile, source string) {
 			ratio(r, base, mixHit), ratio(r, base, mixMiss))
 	}
 	fmt.Fprintln(w)
+	if p := findPaired(run.Paired, first.Dataset, first.Keys); p != nil {
+		writePaired(w, p)
+	}
 }
