@@ -157,6 +157,9 @@ func suiteMain(args []string) int {
 				if h != nil {
 					held = append(held, h)
 				}
+				logf("  build %.2f s, file %d B, open %s, heap %d B, hit %.0f ns, miss %.0f ns, allocs %.2f, faults/lookup %.4f, 2g %.2f M/s, wrong %d %s",
+					r.BuildSeconds, r.FileBytes, duration(r.OpenMedian), r.HeapBytes,
+					r.NsPerLookup[mixHit], r.NsPerLookup[mixMiss], r.AllocsPerLookup, r.FaultsPerLookup, r.Parallel2/1e6, r.WrongAnswers, r.Error)
 				if toPair > 1 && len(held) == toPair {
 					logf("%s %d: %d paired rounds of %d systems", kind, size, popts.Rounds, len(held))
 					p := runPaired(held, run.Results, d, popts)
@@ -164,9 +167,6 @@ func suiteMain(args []string) int {
 					releaseHeld()
 					logf("  stru ÷ map: hit %s, miss %s", p.ratioOf("stru", pairBase, mixHit), p.ratioOf("stru", pairBase, mixMiss))
 				}
-				logf("  build %.2f s, file %d B, open %s, heap %d B, hit %.0f ns, miss %.0f ns, allocs %.2f, faults/lookup %.4f, 2g %.2f M/s, wrong %d %s",
-					r.BuildSeconds, r.FileBytes, duration(r.OpenMedian), r.HeapBytes,
-					r.NsPerLookup[mixHit], r.NsPerLookup[mixMiss], r.AllocsPerLookup, r.FaultsPerLookup, r.Parallel2/1e6, r.WrongAnswers, r.Error)
 				settle()
 			}
 			releaseHeld() // if one of them failed, the others were never paired

@@ -14,9 +14,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stru-index/stru/builder"
@@ -244,6 +246,82 @@ func BenchmarkContains(b *testing.B) {
 					}
 					i++
 				}
+			})
+		}
+	}
+}
+
+// pairWindow is the number of lookups in one window of
+// BenchmarkContainsPaired.
+const pairWindow = 1 << 14
+
+// BenchmarkContainsPaired measures Contains and Go's map in alternating
+// windows of the same queries, so that the ratio between them is taken
+// under the same conditions. BenchmarkContains runs its sub-benchmarks one
+// after the other, a second or more apart; on a machine shared with other
+// work the memory system changes between them, and at a million keys the
+// map's own figure has moved by half from one run to the next.
+//
+// Each round runs, in an order that alternates from round to round, an
+// untimed window and then a timed window of pairWindow lookups on each
+// side: the untimed one asks other queries, so that each side's timed
+// window finds its own data in the caches and the TLB rather than the
+// other side's. ns/op is Contains's mean time per lookup over the timed
+// windows, map-ns/op the map's, and stru/map the median over the rounds of
+// the ratio of the two sides' times within a round.
+func BenchmarkContainsPaired(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, kind := range []string{"hit", "miss"} {
+			b.Run(fmt.Sprintf("keys=%d/%s", n, kind), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				qs, strs, want := s.hitsB, s.hits, true
+				if kind == "miss" {
+					qs, strs, want = s.missB, s.misses, false
+				}
+				mask := len(qs) - 1
+				struWindow := func(start int) {
+					for i := start; i < start+pairWindow; i++ {
+						if s.reader.Contains(qs[i&mask]) != want {
+							b.Fatal("wrong answer")
+						}
+					}
+				}
+				mapWindow := func(start int) {
+					for i := start; i < start+pairWindow; i++ {
+						if _, ok := s.set[strs[i&mask]]; ok != want {
+							b.Fatal("wrong answer")
+						}
+					}
+				}
+				timed := func(window func(int), start int) time.Duration {
+					window(start + len(qs)/2) // other queries, untimed
+					t0 := time.Now()
+					window(start)
+					return time.Since(t0)
+				}
+				rounds := (b.N + pairWindow - 1) / pairWindow
+				ratios := make([]float64, 0, rounds)
+				var struTotal, mapTotal time.Duration
+				b.ResetTimer()
+				for r := range rounds {
+					start := r * pairWindow
+					var st, mt time.Duration
+					if r%2 == 0 {
+						st = timed(struWindow, start)
+						mt = timed(mapWindow, start)
+					} else {
+						mt = timed(mapWindow, start)
+						st = timed(struWindow, start)
+					}
+					struTotal, mapTotal = struTotal+st, mapTotal+mt
+					ratios = append(ratios, float64(st)/float64(mt))
+				}
+				b.StopTimer()
+				slices.Sort(ratios)
+				lookups := float64(rounds * pairWindow)
+				b.ReportMetric(float64(struTotal.Nanoseconds())/lookups, "ns/op")
+				b.ReportMetric(float64(mapTotal.Nanoseconds())/lookups, "map-ns/op")
+				b.ReportMetric(ratios[len(ratios)/2], "stru/map")
 			})
 		}
 	}
