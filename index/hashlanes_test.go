@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/dchest/siphash"
 	"github.com/stru-index/stru/index"
 )
 
@@ -156,4 +157,32 @@ func BenchmarkHashLanes(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*group), "ns/key")
 		})
 	}
+}
+
+// FuzzHash checks index.Hash, and HashLanes with every vector code this
+// machine has, against github.com/dchest/siphash on arbitrary hash keys
+// and messages. The group HashLanes hashes is cut from the two inputs so
+// that its keys have unrelated lengths and straddle a lane group of
+// eight: a, b, a+b, and prefixes and suffixes of them.
+func FuzzHash(f *testing.F) {
+	f.Add(uint64(0), uint64(0), []byte{}, []byte{})
+	f.Add(uint64(0x0706050403020100), uint64(0x0f0e0d0c0b0a0908), []byte("abcdefgh"), []byte("stru"))
+	f.Add(uint64(1), uint64(2), make([]byte, 63), make([]byte, 64))
+	f.Add(^uint64(0), uint64(3), []byte("a key of thirty-six bytes, like ours"), []byte{0, 0xff, '\n', '\r'})
+	f.Fuzz(func(t *testing.T, k0, k1 uint64, a, b []byte) {
+		ab := append(slices.Clip(a), b...)
+		keys := [][]byte{a, b, ab, a[:len(a)/2], b[len(b)/3:], ab[:len(ab)*2/3], ab[len(ab)/4:], a[len(a)/5:], b[:len(b)*3/4]}
+		for _, k := range keys {
+			if got, want := index.Hash(k0, k1, k), siphash.Hash(k0, k1, k); got != want {
+				t.Fatalf("Hash(%#x, %#x, %x) = %#x, siphash.Hash gives %#x", k0, k1, k, got, want)
+			}
+		}
+		for _, code := range append(slices.Clone(index.LaneCodes), "") {
+			available, restore := index.SetLanes(code)
+			if available {
+				checkLanes(t, k0, k1, keys)
+			}
+			restore()
+		}
+	})
 }
