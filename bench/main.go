@@ -57,14 +57,22 @@ func suiteMain(args []string) int {
 	name := fs.String("name", "", "base name of the result files (default result-<date>)")
 	dataDir := fs.String("data", "", "directory for the built files (default a new temporary directory)")
 	seed := fs.Uint64("seed", 1, "seed of the data sets and queries")
-	quick := fs.Bool("quick", false, "smoke run: 20 thousand keys, 3 repetitions of 20 ms")
+	quick := fs.Bool("quick", false, "smoke run: 20 thousand keys, 3 repetitions of 20 ms, 3 paired rounds (unless -paired is given)")
 	keep := fs.Bool("keep", false, "keep the built files")
 	rounds := fs.Int("paired", 21, "paired rounds of "+strings.Join(pairSystems, ", ")+" in alternating windows (0: none)")
 	pairWindow := fs.Duration("pair-window", 100*time.Millisecond, "aim for the slowest system's window in a paired round")
 	fs.Parse(args)
 
 	if *quick {
-		*sizesFlag, *reps, *repTime, *rounds, *pairWindow = "20000", 3, 20*time.Millisecond, 3, 10*time.Millisecond
+		*sizesFlag, *reps, *repTime = "20000", 3, 20*time.Millisecond
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		if !given["paired"] {
+			*rounds = 3
+		}
+		if !given["pair-window"] {
+			*pairWindow = 10 * time.Millisecond
+		}
 	}
 	sizes, err := parseSizes(*sizesFlag)
 	if err != nil {
