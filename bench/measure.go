@@ -111,7 +111,6 @@ func measureHeld(sys *system, d *dataset, root string, opts measureOptions, hold
 				panic(p)
 			}
 			res.Error = lf.err.Error()
-			held = nil
 		}
 	}()
 
