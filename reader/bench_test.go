@@ -11,10 +11,13 @@ package reader_test
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,6 +177,13 @@ func queryCopies(keys []string) ([]string, [][]byte) {
 // loop of lookups: not only the hash's own time, but the overlap of one
 // lookup's cache misses with the next lookup's that a long hash prevents
 // (index/probe.go).
+//
+// impl=map-siphash is the converse: the map's lookup, preceded by the
+// query's SipHash under the index's key, which the map does not use (it is
+// folded into a value kept past the loop so that the compiler cannot drop
+// it). Against impl=map it shows what the same hash costs the map's loop;
+// against impl=stru, whether stru's reads of memory cost more than the
+// map's once both pay for SipHash.
 func BenchmarkContains(b *testing.B) {
 	for _, n := range benchSizes() {
 		for _, kind := range []string{"hit", "miss"} {
@@ -247,9 +257,33 @@ func BenchmarkContains(b *testing.B) {
 					i++
 				}
 			})
+			b.Run(fmt.Sprintf("keys=%d/%s/impl=map-siphash", n, kind), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				qs, want := s.hits, true
+				if kind == "miss" {
+					qs, want = s.misses, false
+				}
+				v := s.reader.View()
+				mask := len(qs) - 1
+				var hashes uint64
+				b.ResetTimer()
+				i := 0
+				for b.Loop() {
+					q := qs[i&mask]
+					hashes ^= v.HashOf(unsafe.Slice(unsafe.StringData(q), len(q)))
+					if _, ok := s.set[q]; ok != want {
+						b.Fatal("wrong answer")
+					}
+					i++
+				}
+				unusedHashes = hashes
+			})
 		}
 	}
 }
+
+// unusedHashes keeps impl=map-siphash's hashes alive past its loop.
+var unusedHashes uint64
 
 // pairWindow is the number of lookups in one window of
 // BenchmarkContainsPaired.
@@ -551,4 +585,73 @@ func BenchmarkCloseCheck(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkRandomReads measures the memory under a lookup rather than a
+// lookup: reads of one byte at random places in the index file, each
+// place drawn from the byte the read before it returned, so that no read
+// starts before the last one has finished. impl=mapped reads the Reader's
+// mapping, impl=heap a copy of the file on the Go heap, where the map's
+// memory is too. Where the kernel maps the file with 2 MiB pages and the
+// heap has 4 KiB pages, as on the machines we measure on (README.md,
+// "Where it stands"), the two differ by what translating the addresses
+// costs; huge-MiB reports how much of the mapping the kernel backed with
+// 2 MiB pages (FilePmdMapped in /proc/self/smaps; not reported where that
+// file cannot be read).
+func BenchmarkRandomReads(b *testing.B) {
+	for _, n := range benchSizes() {
+		s := getBenchSet(b, n)
+		mapped := s.reader.View().Data()
+		heap := slices.Clone(mapped)
+		for _, impl := range []string{"mapped", "heap"} {
+			mem := mapped
+			if impl == "heap" {
+				mem = heap
+			}
+			b.Run(fmt.Sprintf("keys=%d/impl=%s", n, impl), func(b *testing.B) {
+				size := uint64(len(mem))
+				x := uint64(n)
+				for b.Loop() {
+					at, _ := bits.Mul64(x, size)
+					x = x*0x9E3779B97F4A7C15 + uint64(mem[at]) + 1
+				}
+				unusedHashes = x
+				if impl == "mapped" {
+					if kib, ok := filePmdMappedKiB(unsafe.SliceData(mem)); ok {
+						b.ReportMetric(float64(kib)/1024, "huge-MiB")
+					}
+				}
+			})
+		}
+	}
+}
+
+// filePmdMappedKiB returns the FilePmdMapped figure of the mapping holding
+// p, from /proc/self/smaps, and whether it found one.
+func filePmdMappedKiB(p *byte) (int, bool) {
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return 0, false
+	}
+	addr := uint64(uintptr(unsafe.Pointer(p)))
+	inside := false
+	for line := range strings.Lines(string(smaps)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
+			continue
+		}
+		if lo, hi, ok := strings.Cut(fields[0], "-"); ok {
+			start, err1 := strconv.ParseUint(lo, 16, 64)
+			end, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 == nil && err2 == nil {
+				inside = start <= addr && addr < end
+				continue
+			}
+		}
+		if inside && fields[0] == "FilePmdMapped:" && len(fields) >= 2 {
+			kib, err := strconv.Atoi(fields[1])
+			return kib, err == nil
+		}
+	}
+	return 0, false
 }
