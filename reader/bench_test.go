@@ -284,15 +284,17 @@ func BenchmarkContains(b *testing.B) {
 						}
 						i++
 					}
-					unusedHashes = hashes
+					benchSink = hashes
 				})
 			}
 		}
 	}
 }
 
-// unusedHashes keeps impl=map-siphash's hashes alive past its loop.
-var unusedHashes uint64
+// benchSink keeps values that benchmarks compute and do not use (the hashes
+// of impl=map-siphash, the last read of BenchmarkRandomReads) alive past
+// their loops, so that the compiler cannot drop the work.
+var benchSink uint64
 
 // pairWindow is the number of lookups in one window of
 // BenchmarkContainsPaired.
@@ -624,7 +626,7 @@ func BenchmarkRandomReads(b *testing.B) {
 					at, _ := bits.Mul64(x, size)
 					x = x*0x9E3779B97F4A7C15 + uint64(mem[at]) + 1
 				}
-				unusedHashes = x
+				benchSink = x
 				if impl == "mapped" {
 					if kib, ok := filePmdMappedKiB(unsafe.SliceData(mem)); ok {
 						b.ReportMetric(float64(kib)/1024, "huge-MiB")
