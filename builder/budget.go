@@ -18,20 +18,22 @@ const DefaultMemoryBudget = 512 << 20
 // are fixed, or scale with the budget between these bounds, so that a
 // small budget is not exceeded by much and a large one is not wasted.
 const (
-	minChunk     = 64 << 10 // smallest arena chunk: holds the longest key
-	maxChunk     = 4 << 20  // largest arena chunk
-	ioBuffer     = 1 << 20  // buffer of a file written or read in sequence
-	minRunBuffer = 128 << 10
-	maxRunBuffer = 1 << 20
-	maxFanIn     = 64  // runs merged at once
-	maxPartFiles = 128 // partition files written at once
-	recordSize   = 16  // bytes of memory per key held by a Builder beyond its bytes
-	partRecord   = 16  // bytes of a partition file record: hash and location
+	minChunk       = 64 << 10 // smallest arena chunk: holds the longest key
+	maxChunk       = 4 << 20  // largest arena chunk
+	ioBuffer       = 1 << 20  // buffer of a file written or read in sequence
+	minRunBuffer   = 128 << 10
+	maxRunBuffer   = 1 << 20
+	maxFanIn       = 64      // runs merged at once
+	maxPartFiles   = 128     // partition files written at once
+	recordSize     = 16      // bytes of memory per key held by a Builder beyond its bytes
+	partRecord     = 16      // bytes of a partition file record: hash and location
+	minFilterPiece = 1 << 20 // fewest bytes of the filter a streamed build makes in one pass over the keys
 )
 
 // settings are Options resolved: defaults applied and checked.
 type settings struct {
 	loadFactor float64
+	filterBits uint64 // filter bits per key; 0 for no filter
 	hashKey    index.HashKey
 	budget     int64  // bytes; math.MaxInt64 for no limit
 	tempDir    string // Options.TempDir: "" for the default
@@ -52,6 +54,16 @@ func (opts Options) resolve() (settings, error) {
 		s.budget = DefaultMemoryBudget
 	case s.budget < 0:
 		s.budget = math.MaxInt64
+	}
+	switch {
+	case opts.FilterBitsPerKey == 0:
+		s.filterBits = DefaultFilterBitsPerKey
+	case opts.FilterBitsPerKey < 0:
+		s.filterBits = 0
+	case opts.FilterBitsPerKey > MaxFilterBitsPerKey:
+		return s, fmt.Errorf("stru: %d filter bits per key is more than the maximum of %d", opts.FilterBitsPerKey, MaxFilterBitsPerKey)
+	default:
+		s.filterBits = uint64(opts.FilterBitsPerKey)
 	}
 	if opts.HashKey != nil {
 		s.hashKey = *opts.HashKey
@@ -86,9 +98,9 @@ func chunkShift(budget int64) uint {
 
 // inMemoryBytes estimates the peak memory of writing n keys held in
 // memory, taking held bytes, without temporary files: the keys, a hash
-// and a location per key and the whole table.
-func inMemoryBytes(held int64, n uint64, loadFactor float64) int64 {
-	return held + int64(16*n) + tableBytes(index.BucketCount(n, loadFactor))
+// and a location per key, the whole table and the filter.
+func (s *settings) inMemoryBytes(held int64, n uint64) int64 {
+	return held + int64(16*n) + tableBytes(index.BucketCount(n, s.loadFactor)) + int64(index.FilterBlocks(n, s.filterBits)*index.FilterBlockSize)
 }
 
 // tableBytes is the memory of a table of nb buckets: 64 bytes of slots

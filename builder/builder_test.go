@@ -825,3 +825,38 @@ func TestWriteToDiscard(t *testing.T) {
 type countingWriter struct{ n int64 }
 
 func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// TestFilterOption checks Options.FilterBitsPerKey: the filter's size in
+// the header and the file (⌈keys × bits / 512⌉ blocks of 64 bytes, none
+// for a negative value), that the file holds the set whatever the size,
+// and that sizes above MaxFilterBitsPerKey are refused.
+func TestFilterOption(t *testing.T) {
+	keys := randomKeys(rand.New(rand.NewPCG(5, 6)), 3000)
+	for _, c := range []struct {
+		bits       int
+		wantBlocks uint64
+	}{
+		{0, (3000*DefaultFilterBitsPerKey + 511) / 512},
+		{-1, 0},
+		{-100, 0},
+		{1, 6},
+		{16, 94},
+		{MaxFilterBitsPerKey, 375},
+	} {
+		t.Run(fmt.Sprint(c.bits), func(t *testing.T) {
+			data, _ := inMemory(t, keys, Options{HashKey: &testKey, FilterBitsPerKey: c.bits})
+			checkHolds(t, data, keys)
+			r := open(t, data)
+			defer r.Close()
+			h, l := r.Header(), r.Layout()
+			if h.FilterBlocks != c.wantBlocks || l[index.SectionFilter].Size != 64*c.wantBlocks || l.FileSize() != uint64(len(data)) {
+				t.Errorf("FilterBitsPerKey %d: %d filter blocks, section %+v; want %d blocks", c.bits, h.FilterBlocks, l[index.SectionFilter], c.wantBlocks)
+			}
+		})
+	}
+	for _, bits := range []int{MaxFilterBitsPerKey + 1, 1 << 40} {
+		if b, err := New(Options{FilterBitsPerKey: bits}); err == nil || b != nil || !strings.Contains(err.Error(), "filter bits") {
+			t.Errorf("New with FilterBitsPerKey %d: %v, %v; want an error about filter bits", bits, b, err)
+		}
+	}
+}

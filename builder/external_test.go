@@ -88,6 +88,7 @@ type spillCase struct {
 	loadFactor float64
 	runs       bool // must spill more than one run
 	partitions bool // must place more than one partition
+	filterBits int  // Options.FilterBitsPerKey
 }
 
 func spillCases(rng *rand.Rand) []spillCase {
@@ -115,13 +116,17 @@ func spillCases(rng *rand.Rand) []spillCase {
 		prefixes = append(prefixes, fmt.Appendf(nil, "a%d", i), fmt.Appendf(nil, "ab%d", i))
 	}
 	return []spillCase{
-		{"runs and partitions, duplicates", withDups, smallBudget, 0.05, true, true},
-		{"partitions of two blocks", withDups, 11 << 20, 0.05, false, true},
-		{"runs, the whole table at once", few, 256 << 10, 0, true, false},
-		{"every key in two runs", twice, smallBudget, 0, true, false},
-		{"long keys", shuffled(long), smallBudget, 0, true, false},
-		{"empty key and prefixes", shuffled(prefixes), smallBudget, 0.5, true, false},
-		{"one key", [][]byte{[]byte("only")}, smallBudget, 0, false, false},
+		{"runs and partitions, duplicates", withDups, smallBudget, 0.05, true, true, 0},
+		{"partitions of two blocks", withDups, 11 << 20, 0.05, false, true, 0},
+		{"runs, the whole table at once", few, 256 << 10, 0, true, false, 0},
+		{"every key in two runs", twice, smallBudget, 0, true, false, 0},
+		{"long keys", shuffled(long), smallBudget, 0, true, false, 0},
+		{"empty key and prefixes", shuffled(prefixes), smallBudget, 0.5, true, false, 0},
+		{"one key", [][]byte{[]byte("only")}, smallBudget, 0, false, false, 0},
+		// 150000 keys at 64 bits make 18750 filter blocks: two pieces of
+		// at most minFilterPiece bytes (16384 blocks), two passes.
+		{"filter in two pieces", shuffled(randomKeys(rng, 150000)), smallBudget, 0, true, false, 64},
+		{"no filter", withDups, smallBudget, 0.05, true, true, -1},
 	}
 }
 
@@ -138,8 +143,8 @@ func TestSpillMatchesInMemory(t *testing.T) {
 	memo := map[string]result{} // in-memory builds, by key set and load factor
 	for _, c := range spillCases(rng) {
 		t.Run(c.name, func(t *testing.T) {
-			opts := Options{HashKey: &testKey, LoadFactor: c.loadFactor}
-			id := fmt.Sprintf("%p %d %v", c.keys, len(c.keys), c.loadFactor)
+			opts := Options{HashKey: &testKey, LoadFactor: c.loadFactor, FilterBitsPerKey: c.filterBits}
+			id := fmt.Sprintf("%p %d %v %d", c.keys, len(c.keys), c.loadFactor, c.filterBits)
 			if _, ok := memo[id]; !ok {
 				want, wantStats := inMemory(t, c.keys, opts)
 				checkHolds(t, want, c.keys)

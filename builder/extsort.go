@@ -392,7 +392,7 @@ func (b *Builder) external() bool {
 	if b.failed != nil || b.spilling != nil || b.spill != nil && len(b.spill.runs) > 0 {
 		return true
 	}
-	return inMemoryBytes(b.heldBytes(), uint64(len(b.recs)), b.loadFactor) > b.budget
+	return b.settings.inMemoryBytes(b.heldBytes(), uint64(len(b.recs))) > b.budget
 }
 
 // toRuns writes the keys held in memory as a run, in dir if the Builder
@@ -421,7 +421,7 @@ func (b *Builder) streamRuns(ctx context.Context, dir *scratch, out outputFile) 
 	keys, keyBytes, maxLen := b.spill.bounds()
 	var s *streamer
 	var err error
-	if l, ok := index.ComputeLayout(keys, index.BucketCount(keys, b.loadFactor), keyBytes,
+	if l, ok := index.ComputeLayout(keys, index.BucketCount(keys, b.loadFactor), keyBytes, index.FilterBlocks(keys, b.filterBits),
 		index.OffsetWidth(keyBytes), index.LengthWidth(maxLen)); ok {
 		s, err = newStreamer(ctx, b.settings, dir, out, l[index.SectionKeys].Off)
 	} else {

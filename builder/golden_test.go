@@ -7,9 +7,10 @@ package builder_test
 //
 //	go test ./builder -run Golden -update
 //
-// and update format.md §10 to match: the layout table, the key table, the
-// hex dump and the lookup walkthroughs, which the tests below check
-// against the committed file (they fail until format.md agrees with it).
+// and update format.md §10 to match: the layout table, the key and filter
+// tables, the hex dump and the lookup walkthroughs, which the tests below
+// check against the committed file (they fail until format.md agrees with
+// it).
 
 import (
 	"bufio"
@@ -21,6 +22,7 @@ import (
 	"hash/crc32"
 	"math/big"
 	"math/bits"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"strconv"
@@ -334,25 +336,28 @@ func findSlot(t *testing.T, data []byte, v index.View, off, n uint64) (bucket, s
 }
 
 // A handFile is a STRU file decoded with nothing but encoding/binary,
-// hash/crc32, math/bits and SipHash, following format.md alone: a second,
-// independent reading of the format, which shares no code with package
-// index.
+// hash/crc32, math/bits, SipHash and xxh3 (XXH3 as format.md §3.1 spells
+// it out), following format.md alone: a second, independent reading of
+// the format, which shares no code with package index.
 type handFile struct {
-	f                               []byte
-	k0, k1                          uint64
-	nkeys, nbuckets, keyBytes       uint64
-	offWidth, lenWidth              uint64
-	longest                         uint32
-	sectionCRC                      [4]uint32 // buckets, offsets, lengths, keys
-	ext                             [4]handExtent
-	buckets, offsets, lengths, keys handExtent
+	f                                       []byte
+	version                                 uint16
+	k0, k1                                  uint64
+	nkeys, nbuckets, keyBytes, filterBlocks uint64
+	offWidth, lenWidth                      uint64
+	longest                                 uint32
+	sectionCRC                              [5]uint32 // buckets, offsets, lengths, keys, filter
+	ext                                     [5]handExtent
+	buckets, offsets, lengths, keys, filter handExtent
 }
 
 // A handExtent is a section's content [off, off+size) and its padded end.
 type handExtent struct{ off, size, end uint64 }
 
-// readByHand decodes f's header (§2), checks its checksum and version,
-// computes the layout (§1) and checks every section's checksum (§6).
+// readByHand decodes f's header (§2), checks its checksum, version and
+// reserved bytes, computes the layout (§1) and checks every section's
+// checksum (§6). A version 2 file reads as a version 3 file without a
+// filter (§7).
 func readByHand(t *testing.T, f []byte) *handFile {
 	t.Helper()
 	le := binary.LittleEndian
@@ -360,14 +365,16 @@ func readByHand(t *testing.T, f []byte) *handFile {
 		t.Fatalf("file is %d bytes, shorter than a header", len(f))
 	}
 	castagnoli := crc32.MakeTable(crc32.Castagnoli)
-	if string(f[0:4]) != "STRU" || le.Uint16(f[4:6]) != 2 || le.Uint16(f[6:8]) != 128 {
-		t.Fatalf("header starts %x, want magic STRU, version 2, header size 128", f[:8])
+	version := le.Uint16(f[4:6])
+	if string(f[0:4]) != "STRU" || (version != 2 && version != 3) || le.Uint16(f[6:8]) != 128 {
+		t.Fatalf("header starts %x, want magic STRU, version 2 or 3, header size 128", f[:8])
 	}
 	if got, want := crc32.Checksum(f[0:124], castagnoli), le.Uint32(f[124:128]); got != want {
 		t.Fatalf("header checksum: stored %#08x, computed %#08x", want, got)
 	}
 	hf := &handFile{
 		f:        f,
+		version:  version,
 		nkeys:    le.Uint64(f[24:32]),
 		nbuckets: le.Uint64(f[32:40]),
 		keyBytes: le.Uint64(f[40:48]),
@@ -377,17 +384,32 @@ func readByHand(t *testing.T, f []byte) *handFile {
 		lenWidth: uint64(f[65]),
 		longest:  le.Uint32(f[68:72]),
 	}
-	for i := range hf.sectionCRC {
+	for i := range 4 {
 		hf.sectionCRC[i] = le.Uint32(f[72+4*i:])
+	}
+	// §2, §7: version 3 keeps the filter's checksum at [88, 92) and its
+	// block count at [96, 104); version 2 reserves [88, 124).
+	reserved := [][2]int{{66, 68}, {88, 124}}
+	if version == 3 {
+		hf.sectionCRC[4] = le.Uint32(f[88:92])
+		hf.filterBlocks = le.Uint64(f[96:104])
+		reserved = [][2]int{{66, 68}, {92, 96}, {104, 124}}
+	}
+	if le.Uint32(f[12:16]) == 0 { // no compatible flag: reserved bytes are zero
+		for _, r := range reserved {
+			if z := f[r[0]:r[1]]; !bytes.Equal(z, make([]byte, len(z))) {
+				t.Errorf("version %d: reserved bytes [%d, %d) are %x, want zero", version, r[0], r[1], z)
+			}
+		}
 	}
 	// §1: the sections follow the header, each at the next multiple of 64.
 	up := func(n uint64) uint64 { return (n + 63) / 64 * 64 }
 	at := uint64(128)
-	for i, size := range []uint64{64 * hf.nbuckets, hf.nkeys * hf.offWidth, hf.nkeys * hf.lenWidth, hf.keyBytes} {
+	for i, size := range []uint64{64 * hf.nbuckets, hf.nkeys * hf.offWidth, hf.nkeys * hf.lenWidth, hf.keyBytes, 64 * hf.filterBlocks} {
 		hf.ext[i] = handExtent{at, size, up(at + size)}
 		at = hf.ext[i].end
 	}
-	hf.buckets, hf.offsets, hf.lengths, hf.keys = hf.ext[0], hf.ext[1], hf.ext[2], hf.ext[3]
+	hf.buckets, hf.offsets, hf.lengths, hf.keys, hf.filter = hf.ext[0], hf.ext[1], hf.ext[2], hf.ext[3], hf.ext[4]
 	if fileSize := le.Uint64(f[16:24]); at != fileSize || uint64(len(f)) != fileSize {
 		t.Fatalf("sections end at %d, the file size field is %d, the file %d bytes", at, fileSize, len(f))
 	}
@@ -443,8 +465,46 @@ func (hf *handFile) ordinal(off, n uint64) (uint64, bool) {
 	return lo - 1, true
 }
 
-// lookup finds key k as §3 and §4 say, and returns its ordinal.
+// filterBits returns the filter hash f of key k (§3.1), its block and the
+// file offset and mask of each of its 4 bits. The file must have a filter.
+func (hf *handFile) filterBits(k []byte) (f, block uint64, at [4]uint64, mask [4]byte) {
+	f = xxh3(k)
+	block, _ = bits.Mul64(f, hf.filterBlocks) // hi64(f · F)
+	for j := range 4 {
+		p := f >> (9 * j) & 511
+		at[j] = hf.filter.off + 64*block + (p >> 3)
+		mask[j] = 1 << (p & 7)
+	}
+	return f, block, at, mask
+}
+
+// passes reports whether key k passes the filter (§3.1): always when
+// F = 0, else when its 4 bits are set in its block.
+func (hf *handFile) passes(k []byte) bool {
+	if hf.filterBlocks == 0 {
+		return true
+	}
+	_, _, at, mask := hf.filterBits(k)
+	for j := range 4 {
+		if hf.f[at[j]]&mask[j] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lookup finds key k as §4 says, the filter first, and returns its
+// ordinal.
 func (hf *handFile) lookup(k string) (uint64, bool) {
+	if !hf.passes([]byte(k)) {
+		return 0, false
+	}
+	return hf.lookupBuckets(k)
+}
+
+// lookupBuckets finds key k as §3 and §4 say without testing the filter,
+// as a reader that skips it does (§4), and returns its ordinal.
+func (hf *handFile) lookupBuckets(k string) (uint64, bool) {
 	h := siphash.Hash(hf.k0, hf.k1, []byte(k))
 	blocks := (hf.nbuckets + 65535) / 65536
 	per := hf.nbuckets / blocks
@@ -485,15 +545,20 @@ func (hf *handFile) lookup(k string) (uint64, bool) {
 }
 
 // TestGoldenByHand decodes the golden file by hand (handFile), checks
-// every header field and the layout, and looks keys up in it.
+// every header field, the layout and the filter's bits, and looks keys up
+// in it.
 func TestGoldenByHand(t *testing.T) {
 	f := readGolden(t)
 	le := binary.LittleEndian
 	hf := readByHand(t, f)
+	if builder.DefaultFilterBitsPerKey != 6 {
+		t.Errorf("DefaultFilterBitsPerKey = %d, format.md §9 says 6", builder.DefaultFilterBitsPerKey)
+	}
 	for _, c := range []struct {
 		field     string
 		got, want any
 	}{
+		{"version", hf.version, uint16(3)},
 		{"incompatible flags", le.Uint32(f[8:12]), uint32(0)},
 		{"compatible flags", le.Uint32(f[12:16]), uint32(0)},
 		{"key count", hf.nkeys, uint64(4)},
@@ -504,19 +569,26 @@ func TestGoldenByHand(t *testing.T) {
 		{"offset width", hf.offWidth, uint64(4)},
 		{"length width", hf.lenWidth, uint64(1)},
 		{"longest key", hf.longest, uint32(len("banana"))},
+		{"filter blocks", hf.filterBlocks, uint64((4*6 + 511) / 512)}, // ⌈N × 6 / 512⌉
 		{"reserved [66:68]", string(f[66:68]), "\x00\x00"},
-		{"reserved [88:124]", string(f[88:124]), strings.Repeat("\x00", 36)},
+		{"reserved [92:96]", string(f[92:96]), "\x00\x00\x00\x00"},
+		{"reserved [104:124]", string(f[104:124]), strings.Repeat("\x00", 20)},
 	} {
 		if c.got != c.want {
 			t.Errorf("header %s = %#v, want %#v", c.field, c.got, c.want)
 		}
 	}
-	want := [4]handExtent{{128, 64, 192}, {192, 16, 256}, {256, 4, 320}, {320, 12, 384}}
+	want := [5]handExtent{{128, 64, 192}, {192, 16, 256}, {256, 4, 320}, {320, 12, 384}, {384, 64, 448}}
 	if hf.ext != want {
 		t.Errorf("section extents = %v, want %v", hf.ext, want)
 	}
 	if t.Failed() {
 		t.FailNow()
+	}
+
+	// §3.1, §6.4 check 4: the filter holds exactly the keys' bits.
+	if msg := diffBytes(hf.f[hf.filter.off:hf.filter.end], filterByHand(hf)); msg != "" {
+		t.Errorf("the filter section (got) is not the keys' bits (want):\n%s", msg)
 	}
 
 	for i, want := range []string{"", "a", "apple", "banana"} {
@@ -525,15 +597,45 @@ func TestGoldenByHand(t *testing.T) {
 		}
 	}
 	for i, k := range []string{"", "a", "apple", "banana"} {
+		if !hf.passes([]byte(k)) {
+			t.Errorf("%q does not pass the filter", k)
+		}
 		if ord, ok := hf.lookup(k); !ok || ord != uint64(i) {
 			t.Errorf("lookup(%q) = %d, %v; want %d, true", k, ord, ok, i)
 		}
 	}
+	rejected := 0
 	for _, k := range []string{"b", "A", "app", "apples", "banan", "\x00", "cherry", "pple", "ppl"} {
+		if !hf.passes([]byte(k)) {
+			rejected++
+		}
+		// The filter never changes an answer (§4): with or without it.
 		if ord, ok := hf.lookup(k); ok {
 			t.Errorf("lookup(%q) = %d, true; want absent", k, ord)
 		}
+		if ord, ok := hf.lookupBuckets(k); ok {
+			t.Errorf("lookup of %q in the buckets alone = %d, true; want absent", k, ord)
+		}
 	}
+	if rejected == 0 {
+		t.Errorf("the filter lets every absent key through")
+	}
+}
+
+// filterByHand returns the filter section hf's keys give (§3.1): the 4
+// bits of each key set in its block, and no others.
+func filterByHand(hf *handFile) []byte {
+	filter := make([]byte, 64*hf.filterBlocks)
+	if hf.filterBlocks == 0 {
+		return filter
+	}
+	for i := range hf.nkeys {
+		_, _, at, mask := hf.filterBits(hf.key(i))
+		for j := range 4 {
+			filter[at[j]-hf.filter.off] |= mask[j]
+		}
+	}
+	return filter
 }
 
 // TestGoldenByHandLongKeys builds a set with keys on both sides of 255
@@ -556,8 +658,17 @@ func TestGoldenByHandLongKeys(t *testing.T) {
 	if hf.lenWidth != 2 {
 		t.Errorf("length width %d, want 2 for a 1000-byte key", hf.lenWidth)
 	}
+	if want := (hf.nkeys*6 + 511) / 512; hf.filterBlocks != want {
+		t.Errorf("%d filter blocks, want ⌈%d × 6 / 512⌉ = %d", hf.filterBlocks, hf.nkeys, want)
+	}
+	if msg := diffBytes(hf.f[hf.filter.off:hf.filter.end], filterByHand(hf)); msg != "" {
+		t.Errorf("the filter section (got) is not the keys' bits (want):\n%s", msg)
+	}
 	for i := range hf.nkeys {
 		k := string(hf.key(i))
+		if !hf.passes([]byte(k)) {
+			t.Errorf("the %d-byte key %d does not pass the filter", len(k), i)
+		}
 		ord, ok := hf.lookup(k)
 		if !ok || ord != i {
 			t.Errorf("lookup of the %d-byte key %d = %d, %v; want %d, true", len(k), i, ord, ok, i)
@@ -569,6 +680,9 @@ func TestGoldenByHandLongKeys(t *testing.T) {
 	for _, k := range []string{long(253, 'x'), long(257, 'x'), long(255, 'z'), long(999, 'z'), long(255, 'x') + "y", "b"} {
 		if ord, ok := hf.lookup(k); ok {
 			t.Errorf("lookup of an absent %d-byte key = %d, true", len(k), ord)
+		}
+		if ord, ok := hf.lookupBuckets(k); ok {
+			t.Errorf("lookup of an absent %d-byte key in the buckets alone = %d, true", len(k), ord)
 		}
 		if v.Has([]byte(k)) {
 			t.Errorf("Has of an absent %d-byte key = true", len(k))
@@ -649,8 +763,8 @@ func TestFormatDocBucketVectors(t *testing.T) {
 	}
 }
 
-// TestGoldenLookups checks the hashes, tags, length fields and answers
-// of format.md §10.5's lookup walkthroughs.
+// TestGoldenLookups checks the filter hashes and bits, the hashes, tags,
+// length fields and answers of format.md §10.5's lookup walkthroughs.
 func TestGoldenLookups(t *testing.T) {
 	doc, err := os.ReadFile(formatPath)
 	if err != nil {
@@ -661,23 +775,50 @@ func TestGoldenLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hf := readByHand(t, data)
 	k0, k1 := goldenHashKey().Halves()
-	re := regexp.MustCompile(`(?s)\*\*"(\w*)" \((present|absent)\)\.\*\* h = (0x[0-9a-f]{16}), tag = (0x[0-9a-f]{4}), ` +
-		`length field = (\d+), match = (0x[0-9a-f]{6}), b1 = b2 = 0\.(.*?)(?:\n\n|\z)`)
+	para := `((?:[^\n]|\n[^\n])*?)` // text within one paragraph
+	re := regexp.MustCompile(`\*\*"(\w*)" \((present|absent)\)\.\*\* f = (0x[0-9a-f]{16}), block = (\d+), bits = (\d+), (\d+), (\d+) and (\d+)\.` +
+		para + `h = (0x[0-9a-f]{16}), tag = (0x[0-9a-f]{4}), length field = (\d+), match = (0x[0-9a-f]{6}), b1 = b2 = 0\.` + para + `(?:\n\n|\z)`)
 	found := re.FindAllStringSubmatch(string(doc), -1)
 	if len(found) != 2 {
 		t.Fatalf("format.md: found %d lookup walkthroughs, want 2", len(found))
 	}
 	bucket := v.Layout[index.SectionBuckets]
+	sawRejected := false
 	for _, m := range found {
-		key, present, text := m[1], m[2] == "present", m[7]
+		key, present, filterText, text := m[1], m[2] == "present", strings.Join(strings.Fields(m[9]), " "), m[14]
+		// §3.1, by hand and by package index.
+		f, block, _, _ := hf.filterBits([]byte(key))
+		if f != index.FilterHash([]byte(key)) {
+			t.Errorf("%q: XXH3 by hand %#016x, index.FilterHash %#016x", key, f, index.FilterHash([]byte(key)))
+		}
+		want := []string{fmt.Sprintf("0x%016x", f), fmt.Sprint(block)}
+		for j := range 4 {
+			want = append(want, fmt.Sprint(f>>(9*j)&511))
+		}
+		for i, what := range []string{"f", "block", "p0", "p1", "p2", "p3"} {
+			if m[3+i] != want[i] {
+				t.Errorf("format.md §10.5: %q has %s = %s, want %s", key, what, m[3+i], want[i])
+			}
+		}
+		passes := hf.passes([]byte(key))
+		if says := strings.Contains(filterText, "passes the filter"); says != passes || strings.Contains(filterText, "does not pass the filter") == passes {
+			t.Errorf("format.md §10.5: %q passes the filter: %v; the walkthrough says %q", key, passes, filterText)
+		}
+		if !passes {
+			sawRejected = true
+			if present {
+				t.Errorf("format.md §10.5: %q is present, but does not pass the filter", key)
+			}
+		}
 		h := index.Hash(k0, k1, []byte(key))
 		n := uint64(len(key))
 		for _, c := range []struct{ what, doc, want string }{
-			{"h", m[3], fmt.Sprintf("0x%016x", h)},
-			{"tag", m[4], fmt.Sprintf("0x%04x", index.Tag(h))},
-			{"length field", m[5], fmt.Sprint(index.LenField(n))},
-			{"match", m[6], fmt.Sprintf("0x%06x", index.Match(h, n))},
+			{"h", m[10], fmt.Sprintf("0x%016x", h)},
+			{"tag", m[11], fmt.Sprintf("0x%04x", index.Tag(h))},
+			{"length field", m[12], fmt.Sprint(index.LenField(n))},
+			{"match", m[13], fmt.Sprintf("0x%06x", index.Match(h, n))},
 		} {
 			if c.doc != c.want {
 				t.Errorf("format.md §10.5: %q has %s = %s, want %s", key, c.what, c.doc, c.want)
@@ -686,6 +827,9 @@ func TestGoldenLookups(t *testing.T) {
 		ord, ok := v.Find([]byte(key))
 		if ok != present {
 			t.Errorf("format.md §10.5: %q is %s, Find says present = %v", key, m[2], ok)
+		}
+		if _, ok := hf.lookupBuckets(key); ok != present {
+			t.Errorf("format.md §10.5: %q is %s, the buckets alone say present = %v", key, m[2], ok)
 		}
 		// The candidates: the slots of bucket 0 up to the first empty one
 		// whose top 24 bits are the match.
@@ -710,6 +854,9 @@ func TestGoldenLookups(t *testing.T) {
 		} else if len(cands) != 0 {
 			t.Errorf("format.md §10.5: %q has candidate slots %v, the walkthrough describes none", key, cands)
 		}
+	}
+	if !sawRejected {
+		t.Errorf("format.md §10.5: no walkthrough shows a key the filter turns away")
 	}
 }
 
@@ -786,12 +933,486 @@ func TestGoldenLayoutTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	flat := strings.Join(strings.Fields(string(doc)), " ") // line breaks do not matter
 	for _, want := range []string{
 		fmt.Sprintf("File size: %#x = %d bytes.", len(data), len(data)),
 		fmt.Sprintf("committed as `testdata/example.stru` (%d bytes)", len(data)),
+		// §6.3's example error: the golden file with another header checksum.
+		fmt.Sprintf("header checksum mismatch: stored 0x12345678, computed %#08x`", index.Checksum(data[:index.HeaderSize-4])),
 	} {
-		if !strings.Contains(string(doc), want) {
-			t.Errorf("format.md §10.1 does not say %q", want)
+		if !strings.Contains(flat, want) {
+			t.Errorf("format.md (§6.3, §10.1) does not say %q", want)
+		}
+	}
+}
+
+// XXH3's constants, named as format.md §3.1 names them.
+const (
+	xxhPrime32_1 = 0x9E3779B1
+	xxhPrime32_2 = 0x85EBCA77
+	xxhPrime32_3 = 0xC2B2AE3D
+	xxhPrime64_1 = 0x9E3779B185EBCA87
+	xxhPrime64_2 = 0xC2B2AE3D27D4EB4F
+	xxhPrime64_3 = 0x165667B19E3779F9
+	xxhPrime64_4 = 0x85EBCA77C2B2AE63
+	xxhPrime64_5 = 0x27D4EB2F165667C5
+	xxhPrimeMx1  = 0x165667919E3779F9
+	xxhPrimeMx2  = 0x9FB21C651E98DF25
+)
+
+var xxh3Constants = map[string]uint64{
+	"PRIME32_1": xxhPrime32_1, "PRIME32_2": xxhPrime32_2, "PRIME32_3": xxhPrime32_3,
+	"PRIME64_1": xxhPrime64_1, "PRIME64_2": xxhPrime64_2, "PRIME64_3": xxhPrime64_3,
+	"PRIME64_4": xxhPrime64_4, "PRIME64_5": xxhPrime64_5,
+	"PRIME_MX1": xxhPrimeMx1, "PRIME_MX2": xxhPrimeMx2,
+}
+
+// xxh3Secret is XXH3's default secret, kSecret, 192 bytes (format.md
+// §3.1; TestFormatDocXXH3 checks that the document's is this one).
+var xxh3Secret = func() []byte {
+	b, err := hex.DecodeString(
+		"b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f" +
+			"cb79e64eccc0e578825ad07dccff7221b8084674f743248ee03590e6813a264c" +
+			"3c2852bb91c300cb88d0658b1b532ea371644897a20df94e3819ef46a9deacd8" +
+			"a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364" +
+			"eac5ac8334d3ebc3c581a0fffa1363eb170ddd51b7f0da49d316552629d4689e" +
+			"2b16be587d47a1fc8ff8b8d17ad031ce45cb3a8f95160428afd7fbcabb4b407e")
+	if err != nil || len(b) != 192 {
+		panic(fmt.Sprint("xxh3Secret: ", len(b), " bytes, ", err))
+	}
+	return b
+}()
+
+// xxh3 is the filter hash, XXH3_64bits with seed 0 and the default secret.
+func xxh3(m []byte) uint64 { return xxh3With(xxh3Secret, m) }
+
+// xxh3With is XXH3_64bits with seed 0 and the 192-byte secret sec, written
+// from format.md §3.1's pseudo-code, step for step: the filter hash
+// without package index or an xxHash library. (It follows xxh3FromSpec of
+// package index's tests, which this package cannot import.)
+func xxh3With(sec, m []byte) uint64 {
+	le := binary.LittleEndian
+	m32 := func(i int) uint64 { return uint64(le.Uint32(m[i:])) }
+	m64 := func(i int) uint64 { return le.Uint64(m[i:]) }
+	s32 := func(i int) uint64 { return uint64(le.Uint32(sec[i:])) }
+	s64 := func(i int) uint64 { return le.Uint64(sec[i:]) }
+	fold := func(a, b uint64) uint64 { hi, lo := bits.Mul64(a, b); return lo ^ hi }
+	mix16 := func(i, j int) uint64 { return fold(m64(i)^s64(j), m64(i+8)^s64(j+8)) }
+	avalanche := func(x uint64) uint64 { x ^= x >> 37; x *= xxhPrimeMx1; return x ^ x>>32 }
+	xxh64Avalanche := func(x uint64) uint64 {
+		x ^= x >> 33
+		x *= xxhPrime64_2
+		x ^= x >> 29
+		x *= xxhPrime64_3
+		return x ^ x>>32
+	}
+	n := len(m)
+	switch {
+	case n == 0:
+		return xxh64Avalanche(s64(56) ^ s64(64))
+	case n <= 3:
+		c := uint64(m[0])<<16 | uint64(m[n/2])<<24 | uint64(m[n-1]) | uint64(n)<<8
+		return xxh64Avalanche(c ^ s32(0) ^ s32(4))
+	case n <= 8:
+		x := (m32(n-4) + m32(0)<<32) ^ s64(8) ^ s64(16)
+		x = x ^ bits.RotateLeft64(x, 49) ^ bits.RotateLeft64(x, 24)
+		x *= xxhPrimeMx2
+		x ^= (x >> 35) + uint64(n)
+		x *= xxhPrimeMx2
+		return x ^ x>>28
+	case n <= 16:
+		lo := m64(0) ^ s64(24) ^ s64(32)
+		hi := m64(n-8) ^ s64(40) ^ s64(48)
+		return avalanche(uint64(n) + bits.ReverseBytes64(lo) + hi + fold(lo, hi))
+	case n <= 128:
+		acc := uint64(n)*xxhPrime64_1 + mix16(0, 0) + mix16(n-16, 16)
+		if n > 32 {
+			acc += mix16(16, 32) + mix16(n-32, 48)
+		}
+		if n > 64 {
+			acc += mix16(32, 64) + mix16(n-48, 80)
+		}
+		if n > 96 {
+			acc += mix16(48, 96) + mix16(n-64, 112)
+		}
+		return avalanche(acc)
+	case n <= 240:
+		acc := uint64(n) * xxhPrime64_1
+		for i := range 8 {
+			acc += mix16(16*i, 16*i)
+		}
+		acc = avalanche(acc)
+		for i := 8; i < n/16; i++ {
+			acc += mix16(16*i, 16*(i-8)+3)
+		}
+		acc += mix16(n-16, 136-17)
+		return avalanche(acc)
+	}
+	acc := [8]uint64{xxhPrime32_3, xxhPrime64_1, xxhPrime64_2, xxhPrime64_3, xxhPrime64_4, xxhPrime32_2, xxhPrime64_5, xxhPrime32_1}
+	stripe := func(i, j int) {
+		for k := range 8 {
+			v := m64(i + 8*k)
+			x := v ^ s64(j+8*k)
+			acc[k^1] += v
+			acc[k] += (x & 0xFFFFFFFF) * (x >> 32)
+		}
+	}
+	scramble := func() {
+		for k := range acc {
+			acc[k] = (acc[k] ^ acc[k]>>47 ^ s64(192-64+8*k)) * xxhPrime32_1
+		}
+	}
+	blocks := (n - 1) / 1024
+	for b := range blocks {
+		for t := range 16 {
+			stripe(1024*b+64*t, 8*t)
+		}
+		scramble()
+	}
+	for t := range (n - 1 - 1024*blocks) / 64 {
+		stripe(1024*blocks+64*t, 8*t)
+	}
+	stripe(n-64, 192-64-7)
+	r := uint64(n) * xxhPrime64_1
+	for k := range 4 {
+		r += fold(acc[2*k]^s64(11+16*k), acc[2*k+1]^s64(11+16*k+8))
+	}
+	return avalanche(r)
+}
+
+// xxh3Class returns format.md §3.1's name of the length class of an n-byte
+// message, the case of the pseudo-code that hashes it.
+func xxh3Class(n int) string {
+	switch {
+	case n == 0:
+		return "0"
+	case n <= 3:
+		return "1–3"
+	case n <= 8:
+		return "4–8"
+	case n <= 16:
+		return "9–16"
+	case n <= 128:
+		return "17–128"
+	case n <= 240:
+		return "129–240"
+	}
+	return "> 240"
+}
+
+// seq returns format.md §3.1's seq(n): the n bytes whose byte i is i mod 256.
+func seq(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
+// TestFormatDocXXH3 checks format.md §3.1's XXH3: its constants and
+// secret against xxh3With's, its pseudo-code (xxh3With, run with the
+// document's secret) against answers published for XXH3_64bits and
+// against package index's filter hash on every length through 2100 bytes,
+// and the known answers it states against both.
+func TestFormatDocXXH3(t *testing.T) {
+	// The constants.
+	constRE := regexp.MustCompile(`(PRIME\w*) = (0x[0-9A-Fa-f]+)`)
+	seen := map[string]int{}
+	for _, line := range markedLines(t, "XXH3 CONSTANTS") {
+		for _, m := range constRE.FindAllStringSubmatch(line, -1) {
+			v, err := strconv.ParseUint(m[2], 0, 64)
+			want, known := xxh3Constants[m[1]]
+			if err != nil || !known || v != want {
+				t.Errorf("format.md §3.1: %s = %s; want 0x%X (known: %v, %v)", m[1], m[2], want, known, err)
+			}
+			seen[m[1]]++
+		}
+	}
+	for name := range xxh3Constants {
+		if seen[name] != 1 {
+			t.Errorf("format.md §3.1 gives %s %d times, want once", name, seen[name])
+		}
+	}
+
+	// The secret: "offset  16 hex bytes" lines, the offset in decimal.
+	var secret []byte
+	for _, line := range markedLines(t, "XXH3 SECRET") {
+		if line == "" || strings.HasPrefix(line, "```") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 17 || f[0] != strconv.Itoa(len(secret)) {
+			t.Fatalf("format.md §3.1 secret: line %q: want the offset %d and 16 bytes", line, len(secret))
+		}
+		b, err := hex.DecodeString(strings.Join(f[1:], ""))
+		if err != nil || len(b) != 16 {
+			t.Fatalf("format.md §3.1 secret: line %q: %v", line, err)
+		}
+		secret = append(secret, b...)
+	}
+	if !bytes.Equal(secret, xxh3Secret) {
+		t.Fatalf("format.md §3.1's secret (got) is not XXH3's default secret (want):\n%s", diffBytes(secret, xxh3Secret))
+	}
+	hash := func(m []byte) uint64 { return xxh3With(secret, m) }
+
+	// Answers published for XXH3_64bits with seed 0: the empty message's,
+	// from xxHash's own sanity check, and LLVM's
+	// (llvm/unittests/Support/xxhashTest.cpp), for prefixes of a
+	// xorshift sequence, which take every path through two blocks.
+	if got := hash(nil); got != 0x2D06800538D394C2 {
+		t.Errorf("XXH3 of the empty message by format.md = %#016x, want 0x2d06800538d394c2", got)
+	}
+	xs := make([]byte, 2243)
+	x := uint64(1)
+	for i := range xs {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		xs[i] = byte(x)
+	}
+	for _, c := range []struct {
+		n    int
+		want uint64
+	}{
+		{0, 0x2d06800538d394c2}, {1, 0xd0d496e05c553485}, {2, 0x84d625edb7055eac},
+		{3, 0x6ea2d59aca5c3778}, {4, 0xbf65290914e80242}, {5, 0xc01fd099ad4fc8e4},
+		{6, 0x9e3ea8187399caa5}, {7, 0x9da8b60540644f5a}, {8, 0xabc1413da6cd0209},
+		{9, 0x8bc89400bfed51f6}, {16, 0x7e46916754d7c9b8}, {17, 0xed4be912ba5f836d},
+		{32, 0xf59b59b58c304fd1}, {33, 0x9013fb74ca603e0c}, {64, 0xfa5271fcce0db1c3},
+		{65, 0x79c42431727f1012}, {96, 0x591ee0ddf9c9ccd1}, {97, 0x8ffc6a3111fe19da},
+		{128, 0x06a146ee9a2da378}, {129, 0xbc7138129bf065da}, {403, 0xcefeb3ffa532ad8c},
+		{512, 0xcdfa6b6268e3650f}, {513, 0x4bb5d42742f9765f}, {2048, 0x330ce110cbb79eae},
+		{2049, 0x3ba6afa0249fef9a}, {2240, 0xd61d4d2a94e926a8}, {2243, 0x0979f786a24edde7},
+	} {
+		if got := hash(xs[:c.n]); got != c.want {
+			t.Errorf("XXH3 of LLVM's %d-byte message by format.md = %#016x, want %#016x", c.n, got, c.want)
+		}
+		if got := index.FilterHash(xs[:c.n]); got != c.want {
+			t.Errorf("index.FilterHash of LLVM's %d-byte message = %#016x, want %#016x", c.n, got, c.want)
+		}
+	}
+
+	// Every length through 2100 bytes, past the second block: every case
+	// and every branch of the pseudo-code, every stripe count.
+	r := rand.New(rand.NewPCG(41, 42))
+	for n := range 2101 {
+		m := make([]byte, n)
+		for i := range m {
+			m[i] = byte(r.Uint32())
+		}
+		if got, want := hash(m), index.FilterHash(m); got != want {
+			t.Errorf("XXH3 of %d random bytes by format.md = %#016x, index.FilterHash %#016x", n, got, want)
+		}
+	}
+
+	// The known answers format.md states.
+	seqRE := regexp.MustCompile(`^seq\((\d+)\)$`)
+	classes := map[string]bool{}
+	scrambled, unscrambled := false, false
+	rows := 0
+	for _, line := range markedLines(t, "XXH3 KNOWN ANSWERS") {
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) != 4 {
+			t.Fatalf("format.md §3.1 known answers: row %q has %d cells, want 4", line, len(cells))
+		}
+		if cells[0] == "message" || strings.HasPrefix(cells[0], "---") {
+			continue
+		}
+		rows++
+		var m []byte
+		if s := seqRE.FindStringSubmatch(cells[0]); s != nil {
+			n, _ := strconv.Atoi(s[1])
+			m = seq(n)
+		} else if k, err := strconv.Unquote(strings.Trim(cells[0], "`")); err == nil && strings.HasPrefix(cells[0], "`") {
+			m = []byte(k)
+		} else {
+			t.Fatalf("format.md §3.1 known answers: row %q: message %q is neither a quoted string nor seq(n)", line, cells[0])
+		}
+		n := len(m)
+		want, err := strconv.ParseUint(strings.Trim(cells[3], "`"), 0, 64)
+		if err != nil {
+			t.Fatalf("format.md §3.1 known answers: row %q: %v", line, err)
+		}
+		if cells[1] != strconv.Itoa(n) || cells[2] != xxh3Class(n) {
+			t.Errorf("format.md §3.1 known answers: %s has n = %s, class %s; want %d, %s", cells[0], cells[1], cells[2], n, xxh3Class(n))
+		}
+		if got := hash(m); got != want || index.FilterHash(m) != want {
+			t.Errorf("format.md §3.1 says XXH3 of %s is %s; by its pseudo-code %#016x, by package index %#016x", cells[0], cells[3], got, index.FilterHash(m))
+		}
+		classes[xxh3Class(n)] = true
+		scrambled = scrambled || n > 1024
+		unscrambled = unscrambled || n > 240 && n <= 1024
+	}
+	if len(classes) != 7 || !scrambled || !unscrambled {
+		t.Errorf("format.md §3.1 gives %d known answers in %d of the 7 length classes (%v); want every class, and for > 240 one message of 1024 bytes or less and one longer (scrambled)", rows, len(classes), classes)
+	}
+}
+
+// TestGoldenFilterTable checks format.md §10.2's filter table against the
+// golden file, decoded by hand: each key's filter hash, block and bits,
+// and that the file has each of those bits set.
+func TestGoldenFilterTable(t *testing.T) {
+	hf := readByHand(t, readGolden(t))
+	if hf.filterBlocks == 0 {
+		t.Fatal("the golden file has no filter")
+	}
+	const cols = 6
+	rows := 0
+	keyBits := map[uint64]bool{} // the bits the keys set, as file offset × 8 + bit
+	for _, line := range markedLines(t, "FILTER TABLE") {
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) != cols {
+			t.Fatalf("format.md filter table: row %q has %d cells, want %d", line, len(cells), cols)
+		}
+		if cells[0] == "ordinal" || strings.HasPrefix(cells[0], "---") {
+			continue
+		}
+		rows++
+		ord, err := strconv.ParseUint(cells[0], 10, 64)
+		if err != nil || ord >= hf.nkeys {
+			t.Fatalf("format.md filter table: row %q: ordinal: %v", line, err)
+		}
+		key, err := strconv.Unquote(strings.Trim(cells[1], "`"))
+		if err != nil || key != string(hf.key(ord)) {
+			t.Errorf("format.md filter table: ordinal %d is key %q in the file, the table says %s (%v)", ord, hf.key(ord), cells[1], err)
+			continue
+		}
+		f, block, at, mask := hf.filterBits([]byte(key))
+		var ps, where []string
+		for j := range 4 {
+			ps = append(ps, fmt.Sprint(f>>(9*j)&511))
+			where = append(where, fmt.Sprintf("%#03x:%d", at[j], bits.TrailingZeros8(mask[j])))
+			keyBits[8*at[j]+uint64(bits.TrailingZeros8(mask[j]))] = true
+			if hf.f[at[j]]&mask[j] == 0 {
+				t.Errorf("key %q: bit %d of its filter block, bit %d of byte %#x, is not set", key, f>>(9*j)&511, bits.TrailingZeros8(mask[j]), at[j])
+			}
+		}
+		want := []string{cells[0], cells[1], fmt.Sprintf("0x%016x", f), fmt.Sprint(block), strings.Join(ps, ", "), strings.Join(where, ", ")}
+		for i := range want {
+			if cells[i] != want[i] {
+				t.Errorf("format.md filter table: key %q: column %d is %q, want %q", key, i+1, cells[i], want[i])
+			}
+		}
+		if f != index.FilterHash([]byte(key)) {
+			t.Errorf("key %q: XXH3 by hand %#016x, index.FilterHash %#016x", key, f, index.FilterHash([]byte(key)))
+		}
+	}
+	if rows != int(hf.nkeys) {
+		t.Errorf("format.md filter table has %d keys, the file %d", rows, hf.nkeys)
+	}
+	// §10.2 counts the bits set in the example's one block.
+	set := 0
+	for _, b := range hf.f[hf.filter.off:hf.filter.end] {
+		set += bits.OnesCount8(b)
+	}
+	if set != len(keyBits) {
+		t.Errorf("the filter has %d bits set, the keys set %d", set, len(keyBits))
+	}
+	doc, err := os.ReadFile(formatPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("block 0 has exactly %d bits set", set); !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), want) {
+		t.Errorf("format.md §10.2 does not say %q", want)
+	}
+}
+
+// TestGoldenByHandFilter builds sets large enough for several filter
+// blocks, at the default and other filter sizes and with no filter, and
+// checks by hand (§3.1, §9) that F is ⌈N × bits / 512⌉, that the filter
+// section holds exactly the keys' bits, that every key passes and is found,
+// and that absent keys are turned away at about the rate of a Bloom
+// filter of that size, with the same answers with the filter and without.
+func TestGoldenByHandFilter(t *testing.T) {
+	keys := make([]string, 3000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key %d", i)
+	}
+	for _, c := range []struct {
+		option, bits int     // Options.FilterBitsPerKey and the bits per key it means
+		maxRate      float64 // most of the absent keys that may pass
+	}{{0, 6, 0.10}, {6, 6, 0.10}, {16, 16, 0.01}, {1, 1, 0.95}, {-1, 0, 1}} {
+		b, err := builder.New(builder.Options{HashKey: goldenHashKey(), FilterBitsPerKey: c.option})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if err := b.AddString(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if _, err := b.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		hf := readByHand(t, buf.Bytes())
+		n := uint64(len(keys))
+		if want := (n*uint64(c.bits) + 511) / 512; hf.filterBlocks != want || hf.filter.size != 64*want {
+			t.Errorf("FilterBitsPerKey %d: %d filter blocks, a section of %d bytes; want ⌈%d × %d / 512⌉ = %d blocks", c.option, hf.filterBlocks, hf.filter.size, n, c.bits, want)
+		}
+		if msg := diffBytes(hf.f[hf.filter.off:hf.filter.end], filterByHand(hf)); msg != "" {
+			t.Errorf("FilterBitsPerKey %d: the filter section (got) is not the keys' bits (want):\n%s", c.option, msg)
+		}
+		for i := range n {
+			k := string(hf.key(i))
+			if !hf.passes([]byte(k)) {
+				t.Fatalf("FilterBitsPerKey %d: key %d, %q, does not pass the filter", c.option, i, k)
+			}
+			if ord, ok := hf.lookup(k); !ok || ord != i {
+				t.Fatalf("FilterBitsPerKey %d: lookup(%q) = %d, %v; want %d, true", c.option, k, ord, ok, i)
+			}
+		}
+		const absent = 5000
+		passed := 0
+		for i := range absent {
+			k := fmt.Sprintf("absent %d", i)
+			if hf.passes([]byte(k)) {
+				passed++
+			}
+			_, withFilter := hf.lookup(k)
+			_, without := hf.lookupBuckets(k)
+			if withFilter || without {
+				t.Fatalf("FilterBitsPerKey %d: %q found: %v with the filter, %v without", c.option, k, withFilter, without)
+			}
+		}
+		rate := float64(passed) / absent
+		t.Logf("FilterBitsPerKey %d: %d blocks; %.2f%% of absent keys pass", c.option, hf.filterBlocks, 100*rate)
+		if rate > c.maxRate || c.bits > 0 && rate == 0 || c.bits == 0 && rate != 1 {
+			t.Errorf("FilterBitsPerKey %d: %.2f%% of absent keys pass the filter, want at most %.0f%% (and none of them with no filter)", c.option, 100*rate, 100*c.maxRate)
+		}
+	}
+}
+
+// TestGoldenByHandVersion2 reads version 2's worked example by hand as
+// format.md §7 says a version 3 reader does: as a file with F = 0, whose
+// bytes [88, 124) are reserved and zero, and whose sections are version
+// 3's.
+func TestGoldenByHandVersion2(t *testing.T) {
+	f, err := os.ReadFile("../testdata/version2.stru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hf := readByHand(t, f)
+	if hf.version != 2 || hf.filterBlocks != 0 || hf.filter != (handExtent{384, 0, 384}) {
+		t.Errorf("version 2 file: version %d, %d filter blocks, filter %v; want 2, 0, empty at 384", hf.version, hf.filterBlocks, hf.filter)
+	}
+	if golden := readGolden(t); !bytes.Equal(f[128:384], golden[128:min(384, len(golden))]) {
+		t.Errorf("the buckets, offsets, lengths and keys of version 2's example differ from version 3's")
+	}
+	for i, k := range []string{"", "a", "apple", "banana"} {
+		if ord, ok := hf.lookup(k); !ok || ord != uint64(i) {
+			t.Errorf("lookup(%q) = %d, %v; want %d, true", k, ord, ok, i)
+		}
+	}
+	for _, k := range []string{"b", "cherry", "\x00"} {
+		if _, ok := hf.lookup(k); ok {
+			t.Errorf("lookup(%q) = true, want absent", k)
 		}
 	}
 }

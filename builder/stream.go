@@ -151,7 +151,8 @@ func (s *streamer) finish(out outputFile) (*streamResult, error) {
 	h.OffsetWidth = index.OffsetWidth(h.KeyBytes)
 	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
 	h.Buckets = index.BucketCount(h.Keys, s.set.loadFactor)
-	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+	h.FilterBlocks = index.FilterBlocks(h.Keys, s.set.filterBits)
+	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
 	if !ok {
 		return nil, fmt.Errorf("stru: index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
 	}
@@ -206,6 +207,11 @@ func (s *streamer) finish(out outputFile) (*streamResult, error) {
 		}
 		h.SectionCRC[sec-index.SectionBuckets] = crc
 	}
+	crc, err := s.writeFilter(out, &layout, h.FilterBlocks)
+	if err != nil {
+		return nil, err
+	}
+	h.SectionCRC[index.SectionFilter-index.SectionBuckets] = crc
 	if err := s.ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -365,6 +371,51 @@ func (s *streamer) writeTable(out outputFile, sec index.Section, e index.Extent,
 	}
 	if w.off != e.End {
 		return 0, fmt.Errorf("stru: internal error: the %s section ends at %d, not %d", sec, w.off, e.End)
+	}
+	return crc, nil
+}
+
+// writeFilter builds the filter section of blocks blocks (format.md §3.1)
+// and writes it into out; it returns the section's checksum. The filter is
+// built in pieces of consecutive blocks that fit in the placement budget,
+// each in a pass over the key data: a key's block rises with its filter
+// hash, so each pass sets the bits of the keys whose block is in its piece.
+// One pass does it up to a budget of 0.75 bytes per key at the default
+// filter size. A piece is at least minFilterPiece bytes, so smaller
+// budgets are exceeded by that much rather than taking a pass per block.
+func (s *streamer) writeFilter(out outputFile, layout *index.Layout, blocks uint64) (uint32, error) {
+	e := layout[index.SectionFilter]
+	w := newSectionWriter(out, e.Off)
+	per := max(uint64(s.placementBudget()), minFilterPiece) / index.FilterBlockSize // blocks per piece
+	var piece []byte
+	for first := uint64(0); first < blocks; first += per {
+		n := min(per, blocks-first)
+		if piece == nil {
+			piece = make([]byte, n*index.FilterBlockSize)
+		}
+		piece = piece[:n*index.FilterBlockSize]
+		clear(piece)
+		err := s.eachKey(out, layout[index.SectionKeys], func(_, _ uint64, k []byte) error {
+			h := index.FilterHash(k)
+			if b := index.FilterBlock(h, blocks) - first; b < n { // wraps for blocks before the piece
+				index.FilterSet(piece[b*index.FilterBlockSize:], h)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		w.write(piece)
+		if w.err != nil {
+			break
+		}
+	}
+	crc, err := w.flush()
+	if err != nil {
+		return 0, fmt.Errorf("stru: writing the filter section: %w", err)
+	}
+	if w.off != e.End {
+		return 0, fmt.Errorf("stru: internal error: the filter section ends at %d, not %d", w.off, e.End)
 	}
 	return crc, nil
 }

@@ -15,7 +15,8 @@ type plan struct {
 	header index.Header
 	layout index.Layout
 	table  *table
-	rekeys int // hash keys replaced before every key could be placed
+	filter []byte // the filter section's content
+	rekeys int    // hash keys replaced before every key could be placed
 }
 
 // hashCheckEvery is how many keys prepare hashes between two checks of its
@@ -51,6 +52,10 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 	h.OffsetWidth = index.OffsetWidth(h.KeyBytes)
 	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
 	h.Buckets = index.BucketCount(h.Keys, b.loadFactor)
+	h.FilterBlocks = index.FilterBlocks(h.Keys, b.filterBits)
+	if h.FilterBlocks > index.MaxKeyBytes/index.FilterBlockSize { // more than any file holds: ComputeLayout refuses it
+		return nil, fmt.Errorf("stru: a filter of %d bits per key for %d keys is too large", b.filterBits, h.Keys)
+	}
 
 	key := b.hashKey
 	hashes := make([]uint64, len(b.recs))
@@ -86,7 +91,21 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 		key = rekey(key, uint64(attempt))
 	}
 
-	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+	p.filter = make([]byte, h.FilterBlocks*index.FilterBlockSize)
+	for i, r := range b.recs {
+		if h.FilterBlocks == 0 {
+			break
+		}
+		if i%hashCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		fh := index.FilterHash(b.key(r))
+		index.FilterSet(p.filter[index.FilterBlock(fh, h.FilterBlocks)*index.FilterBlockSize:], fh)
+	}
+
+	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
 	if !ok {
 		return nil, fmt.Errorf("stru: index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
 	}
@@ -170,6 +189,13 @@ func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error
 				continue
 			}
 			n += copy(buf[n:], k)
+		}
+	case index.SectionFilter:
+		if err = flush(); err != nil {
+			return err
+		}
+		if err = emit(p.filter); err != nil {
+			return err
 		}
 	}
 	if err = flush(); err != nil {

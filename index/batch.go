@@ -42,12 +42,44 @@ func (v *View) FindBatch(keys [][]byte, present []bool) {
 	present = present[:len(keys)]
 	for len(keys) > 0 {
 		n := min(len(keys), batchSize)
-		v.findGroup(keys[:n], present[:n])
+		v.filterGroup(keys[:n], present[:n])
 		keys, present = keys[n:], present[n:]
 	}
 }
 
-// findGroup is FindBatch for at most batchSize keys.
+// filterGroup is FindBatch for at most batchSize keys: stage 0, then
+// findGroup for the keys that pass the filter.
+func (v *View) filterGroup(keys [][]byte, present []bool) {
+	if v.nfilter == 0 {
+		v.findGroup(keys, present)
+		return
+	}
+	var (
+		fh     [batchSize]uint64
+		passed [batchSize][]byte // the keys the filter lets through
+		at     [batchSize]uint8  // their index in keys
+		got    [batchSize]bool
+	)
+	keys = keys[:len(present)]
+	for i, k := range keys {
+		fh[i] = FilterHash(k)
+		prefetch(unsafe.Pointer(&v.filter[FilterBlock(fh[i], v.nfilter)*FilterBlockSize]))
+	}
+	n := 0
+	for i := range keys {
+		present[i] = false
+		if v.filterHas(fh[i]) {
+			passed[n], at[n] = keys[i], uint8(i)
+			n++
+		}
+	}
+	v.findGroup(passed[:n], got[:n])
+	for j := range n {
+		present[at[j]] = got[j]
+	}
+}
+
+// findGroup is stages 1–4 of FindBatch for at most batchSize keys.
 func (v *View) findGroup(keys [][]byte, present []bool) {
 	var (
 		hash   [batchSize]uint64

@@ -41,3 +41,6 @@ func Probe(k0, k1 uint64, key, buckets []byte, blocks, perBlock uint64) (h, b1, 
 	}
 	return probe(k0, k1, key, &buckets[0], blocks, perBlock)
 }
+
+// MayHave is mayHave, for the tests of package index_test.
+func (v *View) MayHave(key []byte) bool { return v.mayHave(key) }

@@ -9,7 +9,8 @@ import (
 // Format constants. format.md §1–§5 and §8 define each of them.
 const (
 	Magic      = "STRU" // the first four bytes of every file
-	Version    = 2      // the format version this package writes and reads
+	Version    = 3      // the format version this package writes
+	MinVersion = 2      // the oldest format version this package reads (format.md §7)
 	HeaderSize = 128    // bytes in the header
 	Align      = 64     // every section starts at a multiple of Align
 
@@ -29,7 +30,7 @@ const (
 	matchShift  = OffsetBits             // a slot's tag and length field are its bits from here up
 	maxFileSize = 1 << 62                // no file may be this large
 	headerCRCAt = HeaderSize - 4         // offset of the header checksum
-	reservedAt  = 88                     // first reserved header byte
+	filterAt    = 96                     // header offset of the filter block count, F
 	compatKnown = 0                      // compatible flag bits this code knows
 	incompKnown = 0                      // incompatible flag bits this code knows
 )
@@ -47,9 +48,9 @@ func UpdateChecksum(crc uint32, b []byte) uint32 { return crc32.Update(crc, cast
 // Encode and ParseHeader convert it to and from bytes; format.md §2 gives the
 // layout, which the offsets in the comments repeat.
 type Header struct {
-	Version       uint16    // [4:6] format version, 2
-	IncompatFlags uint32    // [8:12] features a reader must understand; v2: 0
-	CompatFlags   uint32    // [12:16] features a reader may ignore; v2: 0
+	Version       uint16    // [4:6] format version: 3, or 2 for a file without a filter
+	IncompatFlags uint32    // [8:12] features a reader must understand; v3: 0
+	CompatFlags   uint32    // [12:16] features a reader may ignore; v3: 0
 	FileSize      uint64    // [16:24] total bytes in the file
 	Keys          uint64    // [24:32] number of keys
 	Buckets       uint64    // [32:40] number of 64-byte buckets, at least 1
@@ -58,8 +59,9 @@ type Header struct {
 	OffsetWidth   uint8     // [64] bytes per offset table entry: 4 or 8
 	LengthWidth   uint8     // [65] bytes per length table entry: 1 or 2
 	MaxKeyLen     uint32    // [68:72] length of the longest key
-	SectionCRC    [4]uint32 // [72:88] CRC-32C of buckets, offsets, lengths, keys
-	// [66:68] and [88:124] are reserved and zero; [124:128] is the header CRC.
+	SectionCRC    [5]uint32 // [72:92] CRC-32C of buckets, offsets, lengths, keys, filter
+	FilterBlocks  uint64    // [96:104] number of 64-byte filter blocks, F; 0 for no filter
+	// [66:68], [92:96] and [104:124] are reserved and zero; [124:128] is the header CRC.
 }
 
 // Encode writes the header into b[:HeaderSize], including its checksum.
@@ -85,6 +87,7 @@ func (h *Header) Encode(b []byte) {
 	for i, c := range h.SectionCRC {
 		le.PutUint32(b[72+4*i:], c)
 	}
+	le.PutUint64(b[filterAt:], h.FilterBlocks)
 	le.PutUint32(b[headerCRCAt:], Checksum(b[:headerCRCAt]))
 }
 
@@ -104,11 +107,11 @@ func ParseHeader(b []byte, file string) (Header, error) {
 	}
 	le := binary.LittleEndian
 	h.Version = le.Uint16(b[4:])
-	if h.Version != Version {
+	if h.Version < MinVersion || h.Version > Version {
 		return h, &FormatError{File: file, Section: "header", Off: 4, Msg: versionMsg(h.Version), Err: ErrVersion}
 	}
 	if size := le.Uint16(b[6:]); size != HeaderSize {
-		return h, corrupt(file, SectionHeader, 6, "header size is %d, version 2 requires %d", size, HeaderSize)
+		return h, corrupt(file, SectionHeader, 6, "header size is %d, version %d requires %d", size, h.Version, HeaderSize)
 	}
 	if want, got := le.Uint32(b[headerCRCAt:]), Checksum(b[:headerCRCAt]); want != got {
 		return h, corrupt(file, SectionHeader, headerCRCAt, "header checksum mismatch: stored %#08x, computed %#08x", want, got)
@@ -129,24 +132,40 @@ func ParseHeader(b []byte, file string) (Header, error) {
 	for i := range h.SectionCRC {
 		h.SectionCRC[i] = le.Uint32(b[72+4*i:])
 	}
+	h.FilterBlocks = le.Uint64(b[filterAt:])
+	if h.Version == 2 { // no filter; the fields' bytes are reserved
+		h.SectionCRC[SectionFilter-SectionBuckets], h.FilterBlocks = 0, 0
+	}
 	// Reserved bytes are zero unless a compatible feature this reader does
 	// not know about has claimed them (format.md §7).
 	if h.CompatFlags&^compatKnown == 0 {
-		if b[66] != 0 || b[67] != 0 {
-			return h, corrupt(file, SectionHeader, 66, "reserved bytes are not zero")
+		reserved := reservedV3
+		if h.Version == 2 {
+			reserved = reservedV2
 		}
-		for i := reservedAt; i < headerCRCAt; i++ {
-			if b[i] != 0 {
-				return h, corrupt(file, SectionHeader, uint64(i), "reserved bytes are not zero")
+		for _, r := range reserved {
+			for i := r[0]; i < r[1]; i++ {
+				if b[i] != 0 {
+					return h, corrupt(file, SectionHeader, uint64(i), "reserved bytes are not zero")
+				}
 			}
 		}
 	}
 	return h, nil
 }
 
+// The header's reserved byte ranges [from, to) (format.md §2). Version 2
+// reserved the bytes where version 3 keeps the filter's checksum and block
+// count, so a version 2 file reads as a version 3 file without a filter
+// (format.md §7).
+var (
+	reservedV3 = [][2]int{{66, 68}, {92, filterAt}, {filterAt + 8, headerCRCAt}}
+	reservedV2 = [][2]int{{66, 68}, {88, headerCRCAt}}
+)
+
 func versionMsg(v uint16) string {
 	if v > Version {
-		return fmt.Sprintf("format version %d is newer than this reader, which reads version %d", v, Version)
+		return fmt.Sprintf("format version %d is newer than this reader, which reads versions %d to %d", v, MinVersion, Version)
 	}
-	return fmt.Sprintf("format version %d is not supported; this reader reads version %d", v, Version)
+	return fmt.Sprintf("format version %d is not supported; this reader reads versions %d to %d", v, MinVersion, Version)
 }

@@ -60,14 +60,15 @@ func TestHeaderRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for i := range 1000 {
 		want := index.Header{
-			Version:     uint16(r.Uint32()),
-			FileSize:    r.Uint64(),
-			Keys:        r.Uint64(),
-			Buckets:     r.Uint64(),
-			KeyBytes:    r.Uint64(),
-			OffsetWidth: uint8(r.Uint32()),
-			LengthWidth: uint8(r.Uint32()),
-			MaxKeyLen:   r.Uint32(),
+			Version:      uint16(r.Uint32()),
+			FileSize:     r.Uint64(),
+			Keys:         r.Uint64(),
+			Buckets:      r.Uint64(),
+			KeyBytes:     r.Uint64(),
+			OffsetWidth:  uint8(r.Uint32()),
+			LengthWidth:  uint8(r.Uint32()),
+			MaxKeyLen:    r.Uint32(),
+			FilterBlocks: r.Uint64(),
 		}
 		for j := range want.HashKey {
 			want.HashKey[j] = byte(r.Uint32())
@@ -87,8 +88,8 @@ func TestHeaderRoundTrip(t *testing.T) {
 		if string(b[:4]) != "STRU" || le.Uint16(b[6:]) != 128 || le.Uint32(b[124:]) != index.Checksum(b[:124]) {
 			t.Fatalf("Encode: magic %q, header size %d, checksum %#x (want %#x)", b[:4], le.Uint16(b[6:]), le.Uint32(b[124:]), index.Checksum(b[:124]))
 		}
-		if !bytes.Equal(b[66:68], make([]byte, 2)) || !bytes.Equal(b[88:124], make([]byte, 36)) {
-			t.Fatalf("Encode left reserved bytes non-zero: %x %x", b[66:68], b[88:124])
+		if !bytes.Equal(b[66:68], make([]byte, 2)) || !bytes.Equal(b[92:96], make([]byte, 4)) || !bytes.Equal(b[104:124], make([]byte, 20)) {
+			t.Fatalf("Encode left reserved bytes non-zero: %x %x %x", b[66:68], b[92:96], b[104:124])
 		}
 		got, err := index.ParseHeader(b, "")
 		if want.Version != index.Version {
@@ -110,10 +111,11 @@ func TestHeaderRoundTrip(t *testing.T) {
 // table, field by field.
 func TestHeaderOffsets(t *testing.T) {
 	h := index.Header{
-		Version: 2, IncompatFlags: 0x11121314, CompatFlags: 0x21222324,
+		Version: 3, IncompatFlags: 0x11121314, CompatFlags: 0x21222324,
 		FileSize: 0x3132333435363738, Keys: 0x4142434445464748, Buckets: 0x5152535455565758,
 		KeyBytes: 0x6162636465666768, HashKey: sipRefKey, OffsetWidth: 0x71, LengthWidth: 0x72,
-		MaxKeyLen: 0x81828384, SectionCRC: [4]uint32{0x91929394, 0xa1a2a3a4, 0xb1b2b3b4, 0xc1c2c3c4},
+		MaxKeyLen: 0x81828384, SectionCRC: [5]uint32{0x91929394, 0xa1a2a3a4, 0xb1b2b3b4, 0xc1c2c3c4, 0xd1d2d3d4},
+		FilterBlocks: 0xe1e2e3e4e5e6e7e8,
 	}
 	var b [128]byte
 	for i := range b {
@@ -124,12 +126,13 @@ func TestHeaderOffsets(t *testing.T) {
 		off, width int
 		want       uint64
 	}{
-		{0, 4, 0x55525453}, {4, 2, 2}, {6, 2, 128}, {8, 4, 0x11121314}, {12, 4, 0x21222324},
+		{0, 4, 0x55525453}, {4, 2, 3}, {6, 2, 128}, {8, 4, 0x11121314}, {12, 4, 0x21222324},
 		{16, 8, 0x3132333435363738}, {24, 8, 0x4142434445464748}, {32, 8, 0x5152535455565758},
 		{40, 8, 0x6162636465666768}, {48, 8, 0x0706050403020100}, {56, 8, 0x0f0e0d0c0b0a0908},
 		{64, 1, 0x71}, {65, 1, 0x72}, {66, 2, 0}, {68, 4, 0x81828384},
 		{72, 4, 0x91929394}, {76, 4, 0xa1a2a3a4}, {80, 4, 0xb1b2b3b4}, {84, 4, 0xc1c2c3c4},
-		{88, 4, 0}, {92, 8, 0}, {100, 8, 0}, {108, 8, 0}, {116, 8, 0}, // reserved
+		{88, 4, 0xd1d2d3d4}, {92, 4, 0}, {96, 8, 0xe1e2e3e4e5e6e7e8},
+		{104, 8, 0}, {112, 8, 0}, {120, 4, 0}, // reserved
 		{124, 4, uint64(index.Checksum(b[:124]))},
 	} {
 		var got uint64
@@ -181,7 +184,7 @@ func all(changes ...func([]byte) []byte) func([]byte) []byte {
 // one way at a time and checks the exact sentinel, section and offset of
 // the error (format.md §6.3).
 func TestOpenDamagedHeader(t *testing.T) {
-	const size = 384 // the golden file's size: format.md §10
+	const size = 448 // the golden file's size: format.md §10
 	for _, d := range []damage{
 		// Check 1: magic.
 		{"empty file", func(f []byte) []byte { return nil }, false, index.ErrNotIndex, "header", 0},
@@ -193,8 +196,8 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"magic only", func(f []byte) []byte { return f[:4] }, false, index.ErrCorrupt, "header", 0},
 		{"short header", func(f []byte) []byte { return f[:127] }, false, index.ErrCorrupt, "header", 0},
 		// Check 3: version, before the checksum.
-		{"newer version", put(4, 2, 3), false, index.ErrVersion, "header", 4},
-		{"newer version, resealed", put(4, 2, 3), true, index.ErrVersion, "header", 4},
+		{"newer version", put(4, 2, 4), false, index.ErrVersion, "header", 4},
+		{"newer version, resealed", put(4, 2, 4), true, index.ErrVersion, "header", 4},
 		{"version 1", put(4, 2, 1), false, index.ErrVersion, "header", 4},
 		{"version 1, resealed", put(4, 2, 1), true, index.ErrVersion, "header", 4},
 		{"version 0", put(4, 2, 0), true, index.ErrVersion, "header", 4},
@@ -207,7 +210,9 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"hash key changed", put(50, 1, 0xff), false, index.ErrCorrupt, "header", 124},
 		{"buckets checksum changed", put(72, 1, 0), false, index.ErrCorrupt, "header", 124},
 		{"keys checksum changed", put(84, 1, 0), false, index.ErrCorrupt, "header", 124},
-		{"reserved byte 88 changed", put(88, 1, 1), false, index.ErrCorrupt, "header", 124},
+		{"filter checksum changed", put(88, 1, 0), false, index.ErrCorrupt, "header", 124},
+		{"filter blocks changed", put(96, 1, 2), false, index.ErrCorrupt, "header", 124},
+		{"reserved byte 92 changed", put(92, 1, 1), false, index.ErrCorrupt, "header", 124},
 		{"header checksum changed", put(127, 1, 0), false, index.ErrCorrupt, "header", 124},
 		{"unknown incompatible flag, not resealed", put(8, 4, 1), false, index.ErrCorrupt, "header", 124},
 		// Check 6: incompatible flags.
@@ -215,9 +220,10 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"incompatible flag bit 31", put(8, 4, 1<<31), true, index.ErrVersion, "header", 8},
 		// Check 7: reserved bytes.
 		{"reserved byte 66", put(66, 1, 1), true, index.ErrCorrupt, "header", 66},
-		{"reserved byte 67", put(67, 1, 0x80), true, index.ErrCorrupt, "header", 66},
-		{"reserved byte 88", put(88, 1, 1), true, index.ErrCorrupt, "header", 88},
+		{"reserved byte 67", put(67, 1, 0x80), true, index.ErrCorrupt, "header", 67},
 		{"reserved byte 92", put(92, 1, 0x40), true, index.ErrCorrupt, "header", 92},
+		{"reserved byte 95", put(95, 1, 1), true, index.ErrCorrupt, "header", 95},
+		{"reserved byte 104", put(104, 1, 1), true, index.ErrCorrupt, "header", 104},
 		{"reserved byte 123", put(123, 1, 1), true, index.ErrCorrupt, "header", 123},
 		// Checks 8 and 9: widths.
 		{"offset width 0", put(64, 1, 0), true, index.ErrCorrupt, "header", 64},
@@ -262,6 +268,10 @@ func TestOpenDamagedHeader(t *testing.T) {
 		{"file size field 448", put(16, 8, size+64), true, index.ErrCorrupt, "header", 16},
 		{"file size field 383", put(16, 8, size-1), true, index.ErrCorrupt, "header", 16},
 		{"more buckets than the file size says", put(32, 8, 2), true, index.ErrCorrupt, "header", 16},
+		{"more filter blocks than the file size says", put(96, 8, 2), true, index.ErrCorrupt, "header", 16},
+		{"no filter blocks, with the file size unchanged", put(96, 8, 0), true, index.ErrCorrupt, "header", 16},
+		{"filter blocks 2^56: the filter section reaches 2^62", put(96, 8, 1<<56), true, index.ErrCorrupt, "header", 16},
+		{"filter blocks 2^58: 64 × blocks overflows", put(96, 8, 1<<58), true, index.ErrCorrupt, "header", 16},
 		{"largest bucket count below 2^56", put(32, 8, 1<<56-1<<16), true, index.ErrCorrupt, "header", 16},
 		// Check 21: the file's length.
 		{"truncated by 64", func(f []byte) []byte { return f[:size-64] }, false, index.ErrCorrupt, "file", size - 64},
@@ -306,7 +316,7 @@ const version1File = "../testdata/version1.stru"
 
 // TestOpenVersion1 checks that an intact version 1 file is refused with
 // ErrVersion at the version field, in a message naming both versions: this
-// package reads version 2 only. The version field is all that tells the
+// package reads versions 2 and 3 only. The version field is all that tells the
 // two apart before full verification: with it changed to 2 the file opens,
 // and only Verify notices that its slots are not version 2 slots.
 func TestOpenVersion1(t *testing.T) {
@@ -322,8 +332,8 @@ func TestOpenVersion1(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Err != index.ErrVersion || fe.Section != "header" || fe.Off != 4 {
 		t.Fatalf("NewView of a version 1 file: %v, want ErrVersion in the header at offset 4", err)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "version 1") || !strings.Contains(msg, "version 2") {
-		t.Errorf("NewView of a version 1 file: %q does not name version 1 and version 2", msg)
+	if msg := err.Error(); !strings.Contains(msg, "version 1") || !strings.Contains(msg, "versions 2 to 3") {
+		t.Errorf("NewView of a version 1 file: %q does not name version 1 and versions 2 to 3", msg)
 	}
 	if _, err := index.ParseHeader(f, ""); !errors.Is(err, index.ErrVersion) {
 		t.Errorf("ParseHeader of a version 1 file: %v, want ErrVersion", err)
@@ -349,7 +359,7 @@ func TestOpenAcceptsCompatible(t *testing.T) {
 		change func([]byte) []byte
 	}{
 		{"unknown compatible flag", put(12, 4, 1)},
-		{"unknown compatible flag and reserved data", all(put(12, 4, 1<<31), put(66, 2, 0xffff), put(88, 8, 0x0123456789abcdef))},
+		{"unknown compatible flag and reserved data", all(put(12, 4, 1<<31), put(66, 2, 0xffff), put(92, 4, 0x01234567), put(104, 8, 0x0123456789abcdef))},
 		{"reserved data at 123", both(put(12, 4, 4), put(123, 1, 9))},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,10 +15,11 @@ const (
 	SectionOffsets                // Keys × OffsetWidth bytes: where each key starts
 	SectionLengths                // Keys × LengthWidth bytes: each key's length
 	SectionKeys                   // KeyBytes bytes: the keys, ascending, concatenated
+	SectionFilter                 // FilterBlocks × 64 bytes: the blocked Bloom filter
 	NumSections
 )
 
-var sectionNames = [...]string{"header", "buckets", "offsets", "lengths", "keys"}
+var sectionNames = [...]string{"header", "buckets", "offsets", "lengths", "keys", "filter"}
 
 // String returns the section's name as format.md spells it.
 func (s Section) String() string {
@@ -38,7 +39,7 @@ type Extent struct {
 type Layout [NumSections]Extent
 
 // FileSize returns the size of the whole file: the end of the last section.
-func (l *Layout) FileSize() uint64 { return l[SectionKeys].End }
+func (l *Layout) FileSize() uint64 { return l[NumSections-1].End }
 
 // alignUp rounds n up to a multiple of Align.
 func alignUp(n uint64) uint64 { return (n + Align - 1) &^ (Align - 1) }
@@ -46,7 +47,7 @@ func alignUp(n uint64) uint64 { return (n + Align - 1) &^ (Align - 1) }
 // ComputeLayout returns the layout of a file with the given counts and
 // widths (format.md §1), and false if the sizes overflow or exceed the
 // largest file the format allows.
-func ComputeLayout(keys, buckets, keyBytes uint64, offsetWidth, lengthWidth uint8) (Layout, bool) {
+func ComputeLayout(keys, buckets, keyBytes, filterBlocks uint64, offsetWidth, lengthWidth uint8) (Layout, bool) {
 	var l Layout
 	sizes := [NumSections][2]uint64{
 		SectionHeader:  {1, HeaderSize},
@@ -54,6 +55,7 @@ func ComputeLayout(keys, buckets, keyBytes uint64, offsetWidth, lengthWidth uint
 		SectionOffsets: {keys, uint64(offsetWidth)},
 		SectionLengths: {keys, uint64(lengthWidth)},
 		SectionKeys:    {keyBytes, 1},
+		SectionFilter:  {filterBlocks, FilterBlockSize},
 	}
 	var off uint64
 	for s, nw := range sizes {
@@ -133,7 +135,7 @@ func (h *Header) Layout(fileSize uint64, file string) (Layout, error) {
 	if h.Keys == 0 && h.MaxKeyLen != 0 {
 		return bad(68, "longest key length %d in a file with no keys", h.MaxKeyLen)
 	}
-	l, ok := ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+	l, ok := ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
 	if !ok {
 		return bad(16, "sections too large")
 	}

@@ -9,24 +9,27 @@ import (
 )
 
 func TestComputeLayoutGolden(t *testing.T) {
-	// format.md §10.1: 4 keys, 1 bucket, 12 key bytes, widths 4 and 1.
-	l, ok := index.ComputeLayout(4, 1, 12, 4, 1)
+	// format.md §10.1: 4 keys, 1 bucket, 12 key bytes, 1 filter block,
+	// widths 4 and 1.
+	l, ok := index.ComputeLayout(4, 1, 12, 1, 4, 1)
 	want := index.Layout{
 		index.SectionHeader:  {Off: 0, Size: 128, End: 128},
 		index.SectionBuckets: {Off: 128, Size: 64, End: 192},
 		index.SectionOffsets: {Off: 192, Size: 16, End: 256},
 		index.SectionLengths: {Off: 256, Size: 4, End: 320},
 		index.SectionKeys:    {Off: 320, Size: 12, End: 384},
+		index.SectionFilter:  {Off: 384, Size: 64, End: 448},
 	}
 	if !ok || l != want {
-		t.Errorf("ComputeLayout(4, 1, 12, 4, 1) = %v, %v; want %v, true", l, ok, want)
+		t.Errorf("ComputeLayout(4, 1, 12, 1, 4, 1) = %v, %v; want %v, true", l, ok, want)
 	}
-	if l.FileSize() != 384 {
-		t.Errorf("FileSize() = %d, want 384", l.FileSize())
+	if l.FileSize() != 448 {
+		t.Errorf("FileSize() = %d, want 448", l.FileSize())
 	}
-	// format.md §1: the empty set is 192 bytes, its last three sections empty.
-	l, ok = index.ComputeLayout(0, 1, 0, 4, 1)
-	if !ok || l.FileSize() != 192 || l[index.SectionOffsets] != (index.Extent{Off: 192, Size: 0, End: 192}) || l[index.SectionKeys] != (index.Extent{Off: 192, Size: 0, End: 192}) {
+	// format.md §1: the empty set is 192 bytes, its last four sections empty.
+	l, ok = index.ComputeLayout(0, 1, 0, 0, 4, 1)
+	empty := index.Extent{Off: 192, Size: 0, End: 192}
+	if !ok || l.FileSize() != 192 || l[index.SectionOffsets] != empty || l[index.SectionKeys] != empty || l[index.SectionFilter] != empty {
 		t.Errorf("ComputeLayout of the empty set = %v, %v; want sections ending at 192", l, ok)
 	}
 }
@@ -41,11 +44,12 @@ func TestComputeLayoutAlignment(t *testing.T) {
 		buckets := max((keys+7)/8, 1) + r.Uint64N(100)
 		keyBytes := r.Uint64N(1 << r.UintN(50))
 		ow, lw := uint8(4<<r.UintN(2)), uint8(1<<r.UintN(2))
-		l, ok := index.ComputeLayout(keys, buckets, keyBytes, ow, lw)
+		filter := r.Uint64N(1 << r.UintN(40))
+		l, ok := index.ComputeLayout(keys, buckets, keyBytes, filter, ow, lw)
 		if !ok {
 			t.Fatalf("ComputeLayout(%d, %d, %d, %d, %d) failed", keys, buckets, keyBytes, ow, lw)
 		}
-		sizes := [index.NumSections]uint64{128, 64 * buckets, keys * uint64(ow), keys * uint64(lw), keyBytes}
+		sizes := [index.NumSections]uint64{128, 64 * buckets, keys * uint64(ow), keys * uint64(lw), keyBytes, 64 * filter}
 		var at uint64
 		for s, e := range l {
 			if e.Off != at || e.Off%64 != 0 || e.End%64 != 0 || e.Size != sizes[s] ||
@@ -61,7 +65,7 @@ func TestComputeLayoutAlignment(t *testing.T) {
 	}
 }
 
-// TestComputeLayoutOverflow checks format.md §6.3 check 19: no product
+// TestComputeLayoutOverflow checks format.md §6.3 check 20: no product
 // over 64 bits, no section content or unpadded end at 2^62 or beyond.
 func TestComputeLayoutOverflow(t *testing.T) {
 	const limit = 1 << 62
@@ -69,25 +73,32 @@ func TestComputeLayoutOverflow(t *testing.T) {
 		keys, buckets, keyBytes uint64
 		ow, lw                  uint8
 		ok                      bool
+		filter                  uint64
 	}{
-		{0, 1, limit - 192 - 1, 4, 1, true},       // keys end at 2^62 − 1
-		{0, 1, limit - 192, 4, 1, false},          // keys end at 2^62
-		{0, 1, 1<<64 - 1, 4, 1, false},            // keys alone exceed 2^62
-		{0, 1<<56 - 3, 0, 4, 1, true},             // buckets end at 2^62 − 64
-		{0, 1<<56 - 2, 0, 4, 1, false},            // buckets end at 2^62
-		{0, 1<<56 - 1, 0, 4, 1, false},            // buckets end past 2^62
-		{0, 1 << 56, 0, 4, 1, false},              // buckets are 2^62 bytes
-		{0, 1 << 58, 0, 4, 1, false},              // 64 × buckets overflows 64 bits
-		{1 << 61, 1 << 58, 0, 8, 2, false},        // keys × 8 overflows too
-		{1 << 62, 1, 0, 8, 1, false},              // keys × 8 overflows 64 bits
-		{1 << 59, 1, 0, 8, 1, false},              // keys × 8 = 2^62
-		{1<<40 - 2, 1 << 37, 1 << 56, 8, 2, true}, // counts past what the format allows, still laid out
+		{0, 1, limit - 192 - 65, 4, 1, true, 0},      // keys end at 2^62 − 65, padded to 2^62 − 64
+		{0, 1, limit - 192 - 1, 4, 1, false, 0},      // keys end at 2^62 − 1: the empty filter section starts and ends at 2^62
+		{0, 1, limit - 192 - 64, 4, 1, false, 1},     // the filter ends at 2^62
+		{0, 1, limit - 192 - 128, 4, 1, true, 1},     // the filter ends at 2^62 − 64
+		{0, 1, 0, 4, 1, false, 1<<56 - 3},            // the filter ends at 2^62
+		{0, 1, 0, 4, 1, true, 1<<56 - 4},             // the filter ends at 2^62 − 64
+		{0, 1, 0, 4, 1, false, 1 << 58},              // 64 × filter blocks overflows 64 bits
+		{0, 1, limit - 192, 4, 1, false, 0},          // keys end at 2^62
+		{0, 1, 1<<64 - 1, 4, 1, false, 0},            // keys alone exceed 2^62
+		{0, 1<<56 - 3, 0, 4, 1, true, 0},             // buckets end at 2^62 − 64
+		{0, 1<<56 - 2, 0, 4, 1, false, 0},            // buckets end at 2^62
+		{0, 1<<56 - 1, 0, 4, 1, false, 0},            // buckets end past 2^62
+		{0, 1 << 56, 0, 4, 1, false, 0},              // buckets are 2^62 bytes
+		{0, 1 << 58, 0, 4, 1, false, 0},              // 64 × buckets overflows 64 bits
+		{1 << 61, 1 << 58, 0, 8, 2, false, 0},        // keys × 8 overflows too
+		{1 << 62, 1, 0, 8, 1, false, 0},              // keys × 8 overflows 64 bits
+		{1 << 59, 1, 0, 8, 1, false, 0},              // keys × 8 = 2^62
+		{1<<40 - 2, 1 << 37, 1 << 56, 8, 2, true, 0}, // counts past what the format allows, still laid out
 		// The largest counts the format allows.
-		{index.MaxKeys, 1 << 37, index.MaxKeyBytes, 8, 2, true},
+		{index.MaxKeys, 1 << 37, index.MaxKeyBytes, 8, 2, true, 0},
 	} {
-		_, ok := index.ComputeLayout(c.keys, c.buckets, c.keyBytes, c.ow, c.lw)
+		_, ok := index.ComputeLayout(c.keys, c.buckets, c.keyBytes, c.filter, c.ow, c.lw)
 		if ok != c.ok {
-			t.Errorf("ComputeLayout(%d, %d, %d, %d, %d) ok = %v, want %v", c.keys, c.buckets, c.keyBytes, c.ow, c.lw, ok, c.ok)
+			t.Errorf("ComputeLayout(%d, %d, %d, %d, %d, %d) ok = %v, want %v", c.keys, c.buckets, c.keyBytes, c.filter, c.ow, c.lw, ok, c.ok)
 		}
 	}
 }
@@ -186,7 +197,7 @@ func TestHeaderLayoutWidths(t *testing.T) {
 			h.Keys = c.keyBytes/uint64(c.longest) + 1
 			h.Buckets = (h.Keys + 7) / 8
 		}
-		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
 		if !ok {
 			t.Fatalf("ComputeLayout for %+v failed", h)
 		}
@@ -203,7 +214,7 @@ func TestHeaderLayoutWidths(t *testing.T) {
 		ok       bool
 	}{{1 << 32, true}, {1<<32 + 1, false}} {
 		h := index.Header{Version: index.Version, Keys: 1 << 20, Buckets: 1 << 17, KeyBytes: c.keyBytes, MaxKeyLen: 65535, OffsetWidth: 4, LengthWidth: 2}
-		l, _ := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+		l, _ := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
 		h.FileSize = l.FileSize()
 		if _, err := h.Layout(h.FileSize, ""); (err == nil) != c.ok {
 			t.Errorf("Layout with 4-byte offsets and %d key bytes: %v, want ok = %v", c.keyBytes, err, c.ok)
@@ -216,7 +227,7 @@ func TestHeaderLayoutWidths(t *testing.T) {
 		ok       bool
 	}{{index.MaxKeyBytes, true}, {index.MaxKeyBytes + 1, false}, {1 << 40, false}} {
 		h := index.Header{Version: index.Version, Keys: 1 << 25, Buckets: 1 << 22, KeyBytes: c.keyBytes, MaxKeyLen: 65535, OffsetWidth: 8, LengthWidth: 2}
-		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
 		if !ok {
 			t.Fatalf("ComputeLayout for %+v failed", h)
 		}
@@ -231,7 +242,7 @@ func TestHeaderLayoutWidths(t *testing.T) {
 
 // TestSectionString checks the sections' order and names (format.md §1).
 func TestSectionString(t *testing.T) {
-	names := []string{"header", "buckets", "offsets", "lengths", "keys"}
+	names := []string{"header", "buckets", "offsets", "lengths", "keys", "filter"}
 	if int(index.NumSections) != len(names) {
 		t.Errorf("NumSections = %d, want %d", index.NumSections, len(names))
 	}

@@ -110,7 +110,7 @@ func TestHasFind(t *testing.T) {
 	}
 	t.Logf("same Match: %q and %q; %q… and %q… (%d and %d bytes); absent %q, %q", s1, s2, l1[250:], l2[250:], len(l1), len(l2), absent[0], absent[1])
 
-	spec := writeFromSpec(keys, sipRefKey, 1, 4, 2)
+	spec := writeFromSpec(keys, sipRefKey, 1, 1, 4, 2)
 	built := buildFile(t, keys, 0.9)
 	for name, f := range map[string][]byte{"written from format.md": spec, "built": built} {
 		t.Run(name, func(t *testing.T) {
@@ -164,7 +164,7 @@ func TestLongKeyLookup(t *testing.T) {
 	w254, x255, x300 := strings.Repeat("w", 254), strings.Repeat("x", 255), strings.Repeat("x", 300)
 	keys := []string{"a", "b", w254, x255, x300} // offsets 0, 1, 2, 256, 511
 	offs := []uint64{0, 1, 2, 256, 511}
-	f := writeFromSpec(keys, sipRefKey, 1, 4, 2)
+	f := writeFromSpec(keys, sipRefKey, 1, 1, 4, 2)
 	if f == nil {
 		t.Fatal("writeFromSpec failed")
 	}
@@ -323,7 +323,7 @@ func TestFindDamagedOffsets(t *testing.T) {
 		},
 	}
 	for _, width := range []uint8{4, 8} {
-		file := writeFromSpec(keys, sipRefKey, 3000, width, 2)
+		file := writeFromSpec(keys, sipRefKey, 3000, 16, width, 2)
 		if file == nil {
 			t.Fatal("writeFromSpec: both buckets of a key full")
 		}

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 // Verify checks the whole file (format.md §6.4, full verification): every
@@ -11,7 +12,8 @@ import (
 // order, and that every key sits in one of its two buckets with its tag,
 // length field and offset, in its second bucket only when its first is
 // full, with buckets filled from their first slot. Together these prove
-// that Has and Find reach every key by reading at most MaxProbe buckets.
+// that Has and Find reach every key by reading at most MaxProbe buckets,
+// and that the filter, if there is one, holds exactly the bits the keys set.
 // Verify reads every byte of the file; it returns nil or a *FormatError
 // wrapping ErrCorrupt.
 func (v *View) Verify() error {
@@ -21,7 +23,10 @@ func (v *View) Verify() error {
 	if err := v.verifyTables(); err != nil {
 		return err
 	}
-	return v.verifyBuckets()
+	if err := v.verifyBuckets(); err != nil {
+		return err
+	}
+	return v.verifyFilter()
 }
 
 func (v *View) verifyChecksums() error {
@@ -115,4 +120,72 @@ func (v *View) verifyBuckets() error {
 		}
 	}
 	return nil
+}
+
+// verifyFilterPiece is the most bytes of the filter verifyFilter rebuilds
+// at once: one pass over the keys per piece.
+const verifyFilterPiece = 64 << 20
+
+// verifyFilter checks that the filter holds exactly the bits the file's
+// keys set (format.md §3.1, §6.4): none missing, so that the filter never
+// turns away a key the file holds, and none more, so that no bit of it
+// can change unnoticed. It rebuilds the filter from the keys, in pieces
+// of at most verifyFilterPiece bytes, and compares. It runs after
+// verifyTables, so every ordinal below Len has a valid key.
+func (v *View) verifyFilter() error {
+	if v.nfilter == 0 {
+		return nil
+	}
+	base := v.Layout[SectionFilter].Off
+	per := uint64(verifyFilterPiece / FilterBlockSize) // blocks per piece
+	var piece []byte
+	for first := uint64(0); first < v.nfilter; first += per {
+		n := min(per, v.nfilter-first)
+		if piece == nil {
+			piece = make([]byte, n*FilterBlockSize)
+		}
+		piece = piece[:n*FilterBlockSize]
+		clear(piece)
+		for ord := range v.nkeys {
+			key, _ := v.Key(ord)
+			h := FilterHash(key)
+			if b := FilterBlock(h, v.nfilter) - first; b < n { // wraps for blocks before the piece
+				FilterSet(piece[b*FilterBlockSize:], h)
+			}
+		}
+		have := v.filter[first*FilterBlockSize : (first+n)*FilterBlockSize]
+		for i := range piece {
+			if piece[i] == have[i] {
+				continue
+			}
+			at := first*FilterBlockSize + uint64(i) // in the section
+			blk, bit := at/FilterBlockSize, uint64(i%FilterBlockSize)*8
+			if missing := piece[i] &^ have[i]; missing != 0 {
+				bit += uint64(bits.TrailingZeros8(missing))
+				return corrupt(v.file, SectionFilter, base+at, "bit %d of block %d is 0, but key %d sets it: the filter turns the key away",
+					bit, blk, v.filterKeyWith(blk, bit))
+			}
+			bit += uint64(bits.TrailingZeros8(have[i] &^ piece[i]))
+			return corrupt(v.file, SectionFilter, base+at, "bit %d of block %d is 1, but no key sets it", bit, blk)
+		}
+	}
+	return nil
+}
+
+// filterKeyWith returns the first ordinal whose key sets bit bit of
+// filter block blk.
+func (v *View) filterKeyWith(blk, bit uint64) uint64 {
+	for ord := range v.nkeys {
+		key, _ := v.Key(ord)
+		h := FilterHash(key)
+		if FilterBlock(h, v.nfilter) != blk {
+			continue
+		}
+		for i := range FilterProbes {
+			if FilterBit(h, i) == bit {
+				return ord
+			}
+		}
+	}
+	return v.nkeys // not reached: the bit was set for some key
 }

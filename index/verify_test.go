@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -24,7 +25,7 @@ func TestViewGolden(t *testing.T) {
 	if err := v.Verify(); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if v.Len() != 4 || v.Header.Buckets != 1 || v.Header.MaxKeyLen != 6 || v.Header.HashKey != sipRefKey || v.Header.Version != 2 {
+	if v.Len() != 4 || v.Header.Buckets != 1 || v.Header.MaxKeyLen != 6 || v.Header.HashKey != sipRefKey || v.Header.Version != 3 || v.Header.FilterBlocks != 1 {
 		t.Errorf("header = %+v", v.Header)
 	}
 	// The first slot holds "", whose hash under the reference key is
@@ -307,7 +308,7 @@ func checkVerifyFails(t *testing.T, f []byte, section string, off int64, msg str
 // finds it (format.md §4).
 func TestVerifySlotFields(t *testing.T) {
 	keys := []string{"", "a", "apple", strings.Repeat("w", 254), strings.Repeat("x", 255), strings.Repeat("y", 256), strings.Repeat("z", 300)}
-	f := writeFromSpec(keys, sipRefKey, 1, 4, 2) // one bucket: every key in slot = its ordinal
+	f := writeFromSpec(keys, sipRefKey, 1, 1, 4, 2) // one bucket: every key in slot = its ordinal
 	if f == nil {
 		t.Fatal("writeFromSpec failed")
 	}
@@ -437,9 +438,10 @@ func TestVerifyBucketChoice(t *testing.T) {
 
 // writeFromSpec writes a STRU file for the sorted, distinct keys following
 // format.md alone (with the SipHash and CRC-32C of its text), using the given
-// bucket count, which must be a multiple of its blocks, and widths. Keys go
-// in their first bucket, else their second; it returns nil if both are full.
-func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []byte {
+// bucket count, which must be a multiple of its blocks, filter block count
+// (§3.1) and widths. Keys go in their first bucket, else their second; it
+// returns nil if both are full.
+func writeFromSpec(keys []string, hk index.HashKey, nb, fb uint64, ow, lw uint8) []byte {
 	k0, k1 := le.Uint64(hk[0:8]), le.Uint64(hk[8:16])
 	slots := make([]uint64, 8*nb)
 	fill := make([]uint64, nb)
@@ -472,7 +474,8 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 	offOffsets := 128 + 64*nb
 	offLengths := offOffsets + up(n*uint64(ow))
 	offKeys := offLengths + up(n*uint64(lw))
-	size := offKeys + up(keyBytes)
+	offFilter := offKeys + up(keyBytes)
+	size := offFilter + 64*fb
 	f := make([]byte, size)
 	putN := func(at uint64, width uint8, v uint64) {
 		for i := range uint64(width) {
@@ -488,9 +491,18 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 		putN(offLengths+uint64(i)*uint64(lw), lw, uint64(len(k)))
 		copy(f[offKeys+off:], k)
 		off += uint64(len(k))
+		// §3.1: 4 bits of the key's block, from its XXH3.
+		if fb > 0 {
+			h := xxh3FromSpec([]byte(k))
+			block, _ := bits.Mul64(h, fb)
+			for j := range 4 {
+				bit := h >> (9 * j) & 511
+				f[offFilter+64*block+bit/8] |= 1 << (bit % 8)
+			}
+		}
 	}
 	copy(f, "STRU")
-	putN(4, 2, 2)
+	putN(4, 2, 3)
 	putN(6, 2, 128)
 	putN(16, 8, size)
 	putN(24, 8, n)
@@ -499,8 +511,9 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 	copy(f[48:64], hk[:])
 	f[64], f[65] = ow, lw
 	putN(68, 4, longest)
+	putN(96, 8, fb)
 	castagnoli := crc32.MakeTable(crc32.Castagnoli)
-	for i, r := range [][2]uint64{{128, offOffsets}, {offOffsets, offLengths}, {offLengths, offKeys}, {offKeys, size}} {
+	for i, r := range [][2]uint64{{128, offOffsets}, {offOffsets, offLengths}, {offLengths, offKeys}, {offKeys, offFilter}, {offFilter, size}} {
 		putN(72+4*uint64(i), 4, uint64(crc32.Checksum(f[r[0]:r[1]], castagnoli)))
 	}
 	putN(124, 4, uint64(crc32.Checksum(f[:124], castagnoli)))
@@ -512,7 +525,7 @@ func writeFromSpec(keys []string, hk index.HashKey, nb uint64, ow, lw uint8) []b
 // files with the wider offsets and lengths a reader must accept (§5),
 // other bucket counts, and keys of 255 bytes or more.
 func TestWriteFromSpec(t *testing.T) {
-	if got := writeFromSpec(goldenKeys, sipRefKey, 1, 4, 1); !bytes.Equal(got, readGolden(t)) {
+	if got := writeFromSpec(goldenKeys, sipRefKey, 1, 1, 4, 1); !bytes.Equal(got, readGolden(t)) {
 		t.Fatalf("format.md's rules give a file different from %s:\n%x", goldenPath, got)
 	}
 	long := strings.Repeat("z", 300)
@@ -538,13 +551,14 @@ func TestWriteFromSpec(t *testing.T) {
 		if name == "40 keys" || name == "golden" {
 			counts = append(counts, 65538, 3<<16) // 2 blocks of 32769, 3 of 65536
 		}
-		for _, nb := range counts {
+		for i, nb := range counts {
 			for _, w := range [][2]uint8{{4, 1}, {8, 1}, {4, 2}, {8, 2}} {
 				if longest > 255 && w[1] == 1 {
 					continue
 				}
-				t.Run(fmt.Sprintf("%s/%d buckets/widths %d,%d", name, nb, w[0], w[1]), func(t *testing.T) {
-					f := writeFromSpec(keys, sipRefKey, nb, w[0], w[1])
+				fb := []uint64{(6*uint64(len(keys)) + 511) / 512, 0, 3, 1, 0}[i]
+				t.Run(fmt.Sprintf("%s/%d buckets/%d filter blocks/widths %d,%d", name, nb, fb, w[0], w[1]), func(t *testing.T) {
+					f := writeFromSpec(keys, sipRefKey, nb, fb, w[0], w[1])
 					if f == nil {
 						t.Fatal("writeFromSpec could not place every key in its first or second bucket")
 					}
@@ -579,4 +593,124 @@ func TestWriteFromSpec(t *testing.T) {
 			}
 		}
 	}
+}
+
+// xxh3Secret is XXH3's default secret, kSecret: 192 bytes (format.md §3.1).
+var xxh3Secret = func() []byte {
+	b, err := hex.DecodeString(
+		"b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f" +
+			"cb79e64eccc0e578825ad07dccff7221b8084674f743248ee03590e6813a264c" +
+			"3c2852bb91c300cb88d0658b1b532ea371644897a20df94e3819ef46a9deacd8" +
+			"a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364" +
+			"eac5ac8334d3ebc3c581a0fffa1363eb170ddd51b7f0da49d316552629d4689e" +
+			"2b16be587d47a1fc8ff8b8d17ad031ce45cb3a8f95160428afd7fbcabb4b407e")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
+// xxh3FromSpec is XXH3-64 with seed 0 and the default secret, written from
+// format.md §3.1's description of it rather than the package's library:
+// the filter hash.
+func xxh3FromSpec(p []byte) uint64 {
+	const (
+		prime32_1 = 0x9E3779B1
+		prime32_2 = 0x85EBCA77
+		prime32_3 = 0xC2B2AE3D
+		prime64_1 = 0x9E3779B185EBCA87
+		prime64_2 = 0xC2B2AE3D27D4EB4F
+		prime64_3 = 0x165667B19E3779F9
+		prime64_4 = 0x85EBCA77C2B2AE63
+		prime64_5 = 0x27D4EB2F165667C5
+		primeMx1  = 0x165667919E3779F9
+		primeMx2  = 0x9FB21C651E98DF25
+	)
+	sec := xxh3Secret
+	r64 := func(b []byte, i int) uint64 { return le.Uint64(b[i:]) }
+	r32 := func(b []byte, i int) uint64 { return uint64(le.Uint32(b[i:])) }
+	fold := func(a, b uint64) uint64 { hi, lo := bits.Mul64(a, b); return hi ^ lo }
+	avalanche := func(h uint64) uint64 { h ^= h >> 37; h *= primeMx1; return h ^ h>>32 }
+	xxh64Avalanche := func(h uint64) uint64 {
+		h ^= h >> 33
+		h *= prime64_2
+		h ^= h >> 29
+		h *= prime64_3
+		return h ^ h>>32
+	}
+	mix16 := func(i, s int) uint64 { return fold(r64(p, i)^r64(sec, s), r64(p, i+8)^r64(sec, s+8)) }
+	n := len(p)
+	switch {
+	case n == 0:
+		return xxh64Avalanche(r64(sec, 56) ^ r64(sec, 64))
+	case n <= 3:
+		combined := uint64(p[0])<<16 | uint64(p[n>>1])<<24 | uint64(p[n-1]) | uint64(n)<<8
+		return xxh64Avalanche(combined ^ (r32(sec, 0) ^ r32(sec, 4)))
+	case n <= 8:
+		h := (r32(p, n-4) + r32(p, 0)<<32) ^ (r64(sec, 8) ^ r64(sec, 16))
+		h ^= bits.RotateLeft64(h, 49) ^ bits.RotateLeft64(h, 24)
+		h *= primeMx2
+		h ^= h>>35 + uint64(n)
+		h *= primeMx2
+		return h ^ h>>28
+	case n <= 16:
+		lo := r64(p, 0) ^ (r64(sec, 24) ^ r64(sec, 32))
+		hi := r64(p, n-8) ^ (r64(sec, 40) ^ r64(sec, 48))
+		return avalanche(uint64(n) + bits.ReverseBytes64(lo) + hi + fold(lo, hi))
+	case n <= 128:
+		acc := uint64(n) * prime64_1
+		if n > 32 {
+			if n > 64 {
+				if n > 96 {
+					acc += mix16(48, 96) + mix16(n-64, 112)
+				}
+				acc += mix16(32, 64) + mix16(n-48, 80)
+			}
+			acc += mix16(16, 32) + mix16(n-32, 48)
+		}
+		acc += mix16(0, 0) + mix16(n-16, 16)
+		return avalanche(acc)
+	case n <= 240:
+		acc := uint64(n) * prime64_1
+		for i := range 8 {
+			acc += mix16(16*i, 16*i)
+		}
+		acc = avalanche(acc)
+		for i := 8; i < n/16; i++ {
+			acc += mix16(16*i, 16*(i-8)+3)
+		}
+		acc += mix16(n-16, 136-17)
+		return avalanche(acc)
+	}
+	acc := [8]uint64{prime32_3, prime64_1, prime64_2, prime64_3, prime64_4, prime32_2, prime64_5, prime32_1}
+	stripe := func(at, s int) {
+		for i := range 8 {
+			v := r64(p, at+8*i)
+			k := v ^ r64(sec, s+8*i)
+			acc[i^1] += v
+			acc[i] += (k & 0xFFFFFFFF) * (k >> 32)
+		}
+	}
+	const stripesPerBlock = (192 - 64) / 8
+	const blockLen = 64 * stripesPerBlock
+	blocks := (n - 1) / blockLen
+	for b := range blocks {
+		for s := range stripesPerBlock {
+			stripe(b*blockLen+64*s, 8*s)
+		}
+		for i := range acc {
+			acc[i] ^= acc[i] >> 47
+			acc[i] ^= r64(sec, 192-64+8*i)
+			acc[i] *= prime32_1
+		}
+	}
+	for s := range ((n - 1) - blockLen*blocks) / 64 {
+		stripe(blocks*blockLen+64*s, 8*s)
+	}
+	stripe(n-64, 192-64-7)
+	result := uint64(n) * prime64_1
+	for i := range 4 {
+		result += fold(acc[2*i]^r64(sec, 11+16*i), acc[2*i+1]^r64(sec, 11+16*i+8))
+	}
+	return avalanche(result)
 }

@@ -21,6 +21,8 @@ type View struct {
 	file                            string // for errors
 	data                            []byte // the whole file
 	buckets, offsets, lengths, keys []byte // the sections, without padding
+	filter                          []byte // the filter section, without padding; empty for no filter
+	nfilter                         uint64 // filter blocks: len(filter) / FilterBlockSize
 	k0, k1                          uint64 // the SipHash key
 	nkeys, nbuckets                 uint64
 	blocks, perBlock                uint64 // Blocks(nbuckets), nbuckets/blocks
@@ -46,6 +48,7 @@ func NewView(data []byte, file string) (View, error) {
 		Header: h, Layout: l, file: file, data: data,
 		buckets: section(SectionBuckets), offsets: section(SectionOffsets),
 		lengths: section(SectionLengths), keys: section(SectionKeys),
+		filter: section(SectionFilter), nfilter: h.FilterBlocks,
 		k0: k0, k1: k1, nkeys: h.Keys, nbuckets: h.Buckets,
 		blocks: blocks, perBlock: h.Buckets / blocks,
 		offsetWidth: h.OffsetWidth, lengthWidth: h.LengthWidth,
@@ -70,7 +73,8 @@ const (
 	full                     // the bucket is full and the key is not in it
 )
 
-// Has reports whether key is present. It reads the key's first bucket
+// Has reports whether key is present. It tests the filter first (§3.1),
+// and for a key that passes reads the key's first bucket
 // and, only if that bucket is full, its second (format.md §4), then the
 // key data at the slots whose tag and length field match (for a key of
 // LongKey bytes or more, through its ordinal: ordinalAt). Where the
@@ -108,6 +112,9 @@ func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
 
 // locate returns the slot holding key, and whether there is one.
 func (v *View) locate(key []byte) (slot uint64, ok bool) {
+	if !v.mayHave(key) {
+		return 0, false
+	}
 	if useProbe && len(v.buckets) > 0 {
 		return v.locateProbed(key)
 	}

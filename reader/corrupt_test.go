@@ -24,23 +24,25 @@ import (
 
 // Offsets of the header fields (format.md §2).
 const (
-	hdrMagic       = 0
-	hdrVersion     = 4
-	hdrHeaderSize  = 6
-	hdrIncompat    = 8
-	hdrCompat      = 12
-	hdrFileSize    = 16
-	hdrKeys        = 24
-	hdrBuckets     = 32
-	hdrKeyBytes    = 40
-	hdrHashKey     = 48
-	hdrOffsetWidth = 64
-	hdrLengthWidth = 65
-	hdrReserved1   = 66 // 2 bytes
-	hdrMaxKeyLen   = 68
-	hdrSectionCRC  = 72 // 4 × u32: buckets, offsets, lengths, keys
-	hdrReserved2   = 88 // 36 bytes, to the header checksum
-	hdrCRC         = 124
+	hdrMagic        = 0
+	hdrVersion      = 4
+	hdrHeaderSize   = 6
+	hdrIncompat     = 8
+	hdrCompat       = 12
+	hdrFileSize     = 16
+	hdrKeys         = 24
+	hdrBuckets      = 32
+	hdrKeyBytes     = 40
+	hdrHashKey      = 48
+	hdrOffsetWidth  = 64
+	hdrLengthWidth  = 65
+	hdrReserved1    = 66 // 2 bytes
+	hdrMaxKeyLen    = 68
+	hdrSectionCRC   = 72 // 5 × u32: buckets, offsets, lengths, keys, filter
+	hdrFilterBlocks = 96
+	hdrReserved2    = 92  // 4 bytes, to the filter block count
+	hdrReserved3    = 104 // 20 bytes, to the header checksum
+	hdrCRC          = 124
 )
 
 var le = binary.LittleEndian
@@ -359,7 +361,7 @@ func TestHeaderFieldOffsets(t *testing.T) {
 		Keys: 0x2122232425262728, Buckets: 0x3132333435363738, KeyBytes: 0x4142434445464748,
 		HashKey:     index.HashKey{0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60},
 		OffsetWidth: 0x61, LengthWidth: 0x62, MaxKeyLen: 0x63646566,
-		SectionCRC: [4]uint32{0x71727374, 0x81828384, 0x91929394, 0xa1a2a3a4},
+		SectionCRC: [5]uint32{0x71727374, 0x81828384, 0x91929394, 0xa1a2a3a4, 0xb1b2b3b4}, FilterBlocks: 0xc1c2c3c4c5c6c7c8,
 	}
 	b := make([]byte, index.HeaderSize)
 	h.Encode(b)
@@ -381,6 +383,7 @@ func TestHeaderFieldOffsets(t *testing.T) {
 		{"offset width", hdrOffsetWidth, 1, uint64(h.OffsetWidth)},
 		{"length width", hdrLengthWidth, 1, uint64(h.LengthWidth)},
 		{"longest key", hdrMaxKeyLen, 4, uint64(h.MaxKeyLen)},
+		{"filter blocks", hdrFilterBlocks, 8, h.FilterBlocks},
 		{"header checksum", hdrCRC, 4, uint64(index.Checksum(b[:hdrCRC]))},
 	}
 	for s := index.SectionBuckets; s < index.NumSections; s++ {
@@ -417,7 +420,7 @@ func TestHeaderFieldOffsets(t *testing.T) {
 		if !c && b[i] != 0 {
 			t.Errorf("byte %d, in no field, is %#x, want 0 (reserved)", i, b[i])
 		}
-		if !c && i != hdrReserved1 && i != hdrReserved1+1 && (i < hdrReserved2 || i >= hdrCRC) {
+		if !c && i != hdrReserved1 && i != hdrReserved1+1 && (i < hdrReserved2 || i >= hdrFilterBlocks) && (i < hdrReserved3 || i >= hdrCRC) {
 			t.Errorf("byte %d is in no field and not reserved", i)
 		}
 	}
@@ -467,8 +470,10 @@ func headerDamages() []headerDamage {
 	cs := []headerDamage{
 		{name: "version 1", mutate: set16(hdrVersion, 1), openErr: index.ErrVersion},
 		{name: "version 1 resealed", mutate: set16(hdrVersion, 1), reseal: true, openErr: index.ErrVersion},
-		{name: "version 3", mutate: set16(hdrVersion, 3), openErr: index.ErrVersion},
-		{name: "version 3 resealed", mutate: set16(hdrVersion, 3), reseal: true, openErr: index.ErrVersion},
+		{name: "version 4", mutate: set16(hdrVersion, 4), openErr: index.ErrVersion},
+		{name: "version 4 resealed", mutate: set16(hdrVersion, 4), reseal: true, openErr: index.ErrVersion},
+		// Version 2 had no filter: its filter fields are reserved bytes.
+		{name: "version 2 with a filter, resealed", mutate: set16(hdrVersion, 2), reseal: true, openErr: index.ErrCorrupt},
 		{name: "version 0", mutate: set16(hdrVersion, 0), openErr: index.ErrVersion},
 		{name: "version 0xffff", mutate: set16(hdrVersion, 0xffff), openErr: index.ErrVersion},
 		{name: "version 257", mutate: set16(hdrVersion, 257), reseal: true, openErr: index.ErrVersion},
@@ -479,7 +484,7 @@ func headerDamages() []headerDamage {
 		{name: "unknown incompatible flag 31", mutate: set32(hdrIncompat, 1<<31), reseal: true, openErr: index.ErrVersion},
 		{name: "incompatible flag, stale checksum", mutate: set32(hdrIncompat, 1), openErr: index.ErrCorrupt},
 		{name: "unknown compatible flag", mutate: set32(hdrCompat, 1), reseal: true, valid: true},
-		{name: "compatible flag claims reserved bytes", mutate: both(set32(hdrCompat, 4), set8(hdrReserved1, 7), set8(hdrReserved2+5, 9)), reseal: true, valid: true},
+		{name: "compatible flag claims reserved bytes", mutate: both(set32(hdrCompat, 4), set8(hdrReserved1, 7), set8(hdrReserved2+1, 9), set8(hdrReserved3+5, 9)), reseal: true, valid: true},
 		{name: "compatible flag, stale checksum", mutate: set32(hdrCompat, 1), openErr: index.ErrCorrupt},
 		{name: "header checksum", mutate: add32(hdrCRC, 1), openErr: index.ErrCorrupt},
 
@@ -733,7 +738,7 @@ func TestEveryBitFlip(t *testing.T) {
 // whatever its sections hold.
 func assemble(t testing.TB, h index.Header, sections [4][]byte) []byte {
 	t.Helper()
-	l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+	l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
 	if !ok {
 		t.Fatalf("no layout for %+v", h)
 	}
@@ -835,7 +840,8 @@ func TestCrafted(t *testing.T) {
 
 	t.Run("sorted", func(t *testing.T) {
 		data := craft(t, sorted, buckets, fixedKey, prescribed)
-		built := buildIndex(t, fixtureKeys, builder.Options{HashKey: &fixedKey, LoadFactor: builder.MinLoadFactor})
+		// craft writes no filter.
+		built := buildIndex(t, fixtureKeys, builder.Options{HashKey: &fixedKey, LoadFactor: builder.MinLoadFactor, FilterBitsPerKey: -1})
 		if !bytes.Equal(data, built) {
 			t.Errorf("crafted file (%d bytes) differs from the builder's (%d bytes)", len(data), len(built))
 		}

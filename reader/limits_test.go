@@ -26,7 +26,7 @@ func claimedSet(keys uint64) index.Header {
 		Version: index.Version, Keys: keys, KeyBytes: keys, MaxKeyLen: 1,
 		Buckets: index.BucketCount(keys, builder.DefaultLoadFactor), OffsetWidth: index.OffsetWidth(keys), LengthWidth: 1,
 	}
-	l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.OffsetWidth, h.LengthWidth)
+	l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
 	if !ok {
 		panic(fmt.Sprintf("no layout for %d keys", keys))
 	}
@@ -234,7 +234,7 @@ func TestHeaderLimits(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if l, ok := index.ComputeLayout(c.h.Keys, c.h.Buckets, c.h.KeyBytes, c.h.OffsetWidth, c.h.LengthWidth); ok {
+			if l, ok := index.ComputeLayout(c.h.Keys, c.h.Buckets, c.h.KeyBytes, 0, c.h.OffsetWidth, c.h.LengthWidth); ok {
 				c.h.FileSize = l.FileSize()
 			} else {
 				c.h.FileSize = 1 << 61

@@ -221,8 +221,11 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // Verify reads the whole file and checks everything Open does not: every
 // section's checksum, zero padding, the offset and length tables, that keys
 // are strictly ascending, and that every key is reachable through its hash
-// slot within the probe bound. It returns nil or an error wrapping
-// index.ErrCorrupt that names the section and offset.
+// slot within the probe bound, and that the filter holds exactly the bits
+// of the file's keys. It returns nil or an error wrapping
+// index.ErrCorrupt that names the section and offset. To check the filter
+// it rebuilds it, 64 MiB of it at most at a time (one pass over the keys
+// per 64 MiB: one up to 700 million keys at the default filter size).
 func (r *Reader) Verify() error {
 	if r.closed.Load() {
 		return fmt.Errorf("stru: %s: Verify after Close", r.file)

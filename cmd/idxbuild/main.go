@@ -2,8 +2,8 @@
 //
 // Usage:
 //
-//	idxbuild [-0] [-q] [--seed HEX] [--load-factor F] [--sorted] [--mem SIZE] [--tmp-dir DIR] -o OUT [FILE...]
-//	idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U] [-q] [--seed HEX] [--load-factor F] -o OUT
+//	idxbuild [-0] [-q] [--seed HEX] [--load-factor F] [--filter-bits N] [--sorted] [--mem SIZE] [--tmp-dir DIR] -o OUT [FILE...]
+//	idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U] [-q] [--seed HEX] [--load-factor F] [--filter-bits N] -o OUT
 //
 // Run "idxbuild -h" for the full description of the input format, the
 // flags, the output and the exit status.
@@ -32,10 +32,10 @@ import (
 	"github.com/stru-index/stru/index"
 )
 
-const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F]
+const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F] [--filter-bits N]
                 [--sorted] [--mem SIZE] [--tmp-dir DIR] -o OUT [FILE...]
        idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U]
-                [-q] [--seed HEX] [--load-factor F] -o OUT
+                [-q] [--seed HEX] [--load-factor F] [--filter-bits N] -o OUT
 
 idxbuild reads keys from each FILE in turn, or from standard input when no
 FILE is given or FILE is "-", and writes the set of distinct keys as a STRU
@@ -66,6 +66,11 @@ Flags (they must come before the FILE arguments):
                      (default: a fresh random key for each build)
   --load-factor F    fraction of hash table slots used, in [0.05, 0.95]
                      (default 0.8); lower is larger and slightly faster
+  --filter-bits N    bits per key of the filter that answers most lookups of
+                     absent keys without the hash table, in [0, 64]
+                     (default 6: 0.75 bytes a key, about 6% of absent keys
+                     get past it); 0 for no filter, which makes lookups of
+                     present keys 10–20% faster
   -q                 quiet: no progress display and no summary
   -h, --help         print this help
 
@@ -219,11 +224,13 @@ func parseArgs(args []string) (*config, error) {
 	fs.Usage = func() {}
 	var seed string
 	loadFactor := builder.DefaultLoadFactor
+	filterBits := builder.DefaultFilterBitsPerKey
 	fs.StringVar(&cfg.out, "o", "", "")
 	fs.BoolVar(&cfg.nul, "0", false, "")
 	fs.BoolVar(&cfg.quiet, "q", false, "")
 	fs.StringVar(&seed, "seed", "", "")
 	fs.Float64Var(&loadFactor, "load-factor", loadFactor, "")
+	fs.IntVar(&filterBits, "filter-bits", filterBits, "")
 	cfg.pebble.define(fs)
 	var mem string
 	fs.BoolVar(&cfg.sorted, "sorted", false, "")
@@ -243,6 +250,14 @@ func parseArgs(args []string) (*config, error) {
 		return nil, fmt.Errorf("--load-factor %v is outside [%v, %v]", loadFactor, builder.MinLoadFactor, builder.MaxLoadFactor)
 	}
 	cfg.opts.LoadFactor = loadFactor
+	switch {
+	case filterBits < 0 || filterBits > builder.MaxFilterBitsPerKey:
+		return nil, fmt.Errorf("--filter-bits %d is outside [0, %d]", filterBits, builder.MaxFilterBitsPerKey)
+	case filterBits == 0:
+		cfg.opts.FilterBitsPerKey = -1 // no filter
+	default:
+		cfg.opts.FilterBitsPerKey = filterBits
+	}
 	if cfg.sorted && cfg.pebble.dir != "" {
 		return nil, errors.New("--sorted is for key lists: the keys of --pebble DIR always come sorted")
 	}

@@ -290,6 +290,9 @@ func TestUsageErrors(t *testing.T) {
 		{"load factor too small", []string{"--load-factor", "0.01", "-o", "OUT"}, "--load-factor"},
 		{"load factor NaN", []string{"--load-factor", "NaN", "-o", "OUT"}, "--load-factor"},
 		{"load factor not a number", []string{"--load-factor", "high", "-o", "OUT"}, "-load-factor"},
+		{"filter bits negative", []string{"--filter-bits", "-1", "-o", "OUT"}, "--filter-bits"},
+		{"filter bits 65", []string{"--filter-bits", "65", "-o", "OUT"}, "--filter-bits"},
+		{"filter bits not a number", []string{"--filter-bits", "six", "-o", "OUT"}, "-filter-bits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

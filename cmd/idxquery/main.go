@@ -367,12 +367,15 @@ type summary struct {
 	OffsetWidth      uint8   `json:"offset_width"`
 	LengthWidth      uint8   `json:"length_width"`
 	HashKeyPrint     string  `json:"hash_key_fingerprint"`
+	FilterBlocks     uint64  `json:"filter_blocks"`
+	FilterBitsPerKey float64 `json:"filter_bits_per_key"`
 	Sections         struct {
 		Header  extent `json:"header"`
 		Buckets extent `json:"buckets"`
 		Offsets extent `json:"offsets"`
 		Lengths extent `json:"lengths"`
 		Keys    extent `json:"keys"`
+		Filter  extent `json:"filter"`
 	} `json:"sections"`
 }
 
@@ -388,6 +391,10 @@ func summarize(r *reader.Reader, file string) *summary {
 		SecondBucketKeys: r.View().SecondBucketKeys(),
 		LongestKey:       h.MaxKeyLen, OffsetWidth: h.OffsetWidth, LengthWidth: h.LengthWidth,
 		HashKeyPrint: h.HashKey.Fingerprint(),
+		FilterBlocks: h.FilterBlocks,
+	}
+	if h.Keys > 0 {
+		s.FilterBitsPerKey = float64(h.FilterBlocks*index.FilterBlockSize*8) / float64(h.Keys)
 	}
 	if s.SecondBucketKeys > 0 {
 		s.LongestProbe = 2
@@ -401,6 +408,7 @@ func summarize(r *reader.Reader, file string) *summary {
 	s.Sections.Offsets = ext(index.SectionOffsets)
 	s.Sections.Lengths = ext(index.SectionLengths)
 	s.Sections.Keys = ext(index.SectionKeys)
+	s.Sections.Filter = ext(index.SectionFilter)
 	return s
 }
 
@@ -429,12 +437,17 @@ func info(r *reader.Reader, cfg *config, out *bufio.Writer) error {
 		e    extent
 	}{
 		{"header", s.Sections.Header}, {"buckets", s.Sections.Buckets}, {"offsets", s.Sections.Offsets},
-		{"lengths", s.Sections.Lengths}, {"keys", s.Sections.Keys},
+		{"lengths", s.Sections.Lengths}, {"keys", s.Sections.Keys}, {"filter", s.Sections.Filter},
 	} {
 		fmt.Fprintf(out, "                %-8s %12d %12d %8d\n", sec.name, sec.e.Offset, sec.e.Size, sec.e.Padding)
 	}
 	fmt.Fprintf(out, "buckets:        %d of %d slots\n", s.Buckets, index.BucketSlots)
 	fmt.Fprintf(out, "load factor:    %.4f\n", s.LoadFactor)
+	if s.FilterBlocks == 0 {
+		fmt.Fprintf(out, "filter:         none\n")
+	} else {
+		fmt.Fprintf(out, "filter:         %d %s of 64 bytes, %.2f bits per key\n", s.FilterBlocks, plural(s.FilterBlocks, "block", "blocks"), s.FilterBitsPerKey)
+	}
 	fmt.Fprintf(out, "longest probe:  %d %s (%d %s stored in the second bucket)\n", s.LongestProbe,
 		plural(uint64(s.LongestProbe), "bucket", "buckets"), s.SecondBucketKeys, plural(s.SecondBucketKeys, "key", "keys"))
 	fmt.Fprintf(out, "longest key:    %d %s\n", s.LongestKey, plural(uint64(s.LongestKey), "byte", "bytes"))

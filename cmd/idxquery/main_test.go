@@ -262,11 +262,11 @@ func TestHelp(t *testing.T) {
 // infoFields are the documented fields of --info --json.
 var infoFields = []string{
 	"file", "version", "keys", "file_size", "key_bytes", "buckets", "load_factor", "longest_probe",
-	"second_bucket_keys", "longest_key", "offset_width", "length_width", "hash_key_fingerprint", "sections",
+	"second_bucket_keys", "longest_key", "offset_width", "length_width", "hash_key_fingerprint", "filter_blocks", "filter_bits_per_key", "sections",
 }
 
 // sectionNames are the members of the sections field, in file order.
-var sectionNames = []string{"header", "buckets", "offsets", "lengths", "keys"}
+var sectionNames = []string{"header", "buckets", "offsets", "lengths", "keys", "filter"}
 
 // infoJSON holds the output of --info --json.
 type infoJSON struct {
@@ -283,6 +283,8 @@ type infoJSON struct {
 	OffsetWidth      int     `json:"offset_width"`
 	LengthWidth      int     `json:"length_width"`
 	Fingerprint      string  `json:"hash_key_fingerprint"`
+	FilterBlocks     uint64  `json:"filter_blocks"`
+	FilterBitsPerKey float64 `json:"filter_bits_per_key"`
 	Sections         map[string]struct {
 		Offset  uint64 `json:"offset"`
 		Size    uint64 `json:"size"`
@@ -354,10 +356,13 @@ func TestInfo(t *testing.T) {
 		keys          []string
 		wantProbe     int
 		wantLoadRange [2]float64
+		filterBits    int // idxbuild's --filter-bits
 	}{
-		{"words", wordsIndex, w, 2, [2]float64{0.79, 0.8}},
-		{"words at 0.05", buildIndex(t, w[:1000], "--load-factor", "0.05"), w[:1000], 1, [2]float64{0.045, 0.05}},
-		{"empty set", buildIndex(t, nil), nil, 1, [2]float64{0, 0}},
+		{"words", wordsIndex, w, 2, [2]float64{0.79, 0.8}, 6},
+		{"words at 0.05", buildIndex(t, w[:1000], "--load-factor", "0.05"), w[:1000], 1, [2]float64{0.045, 0.05}, 6},
+		{"words, no filter", buildIndex(t, w[:1000], "--filter-bits", "0"), w[:1000], 2, [2]float64{0.79, 0.8}, 0},
+		{"words, 16 filter bits", buildIndex(t, w[:1000], "--filter-bits", "16"), w[:1000], 2, [2]float64{0.79, 0.8}, 16},
+		{"empty set", buildIndex(t, nil), nil, 1, [2]float64{0, 0}, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -410,6 +415,13 @@ func TestInfo(t *testing.T) {
 				}
 				next = s.Offset + s.Size + s.Padding
 			}
+			// The filter: ⌈keys × bits / 512⌉ blocks of 64 bytes.
+			wantBlocks := (uint64(len(tt.keys))*uint64(tt.filterBits) + 511) / 512
+			if info.FilterBlocks != wantBlocks || info.Sections["filter"].Size != 64*wantBlocks ||
+				len(tt.keys) > 0 && info.FilterBitsPerKey != float64(512*wantBlocks)/float64(len(tt.keys)) {
+				t.Errorf("filter_blocks %d (section %d bytes), filter_bits_per_key %v; want %d blocks at %d bits a key",
+					info.FilterBlocks, info.Sections["filter"].Size, info.FilterBitsPerKey, wantBlocks, tt.filterBits)
+			}
 			if next != uint64(fi.Size()) || info.Sections["keys"].Size != uint64(keyBytes) ||
 				info.Sections["buckets"].Size != info.Buckets*index.BucketSize {
 				t.Errorf("sections end at %d, keys section %d bytes, buckets section %d bytes",
@@ -437,10 +449,17 @@ func TestInfo(t *testing.T) {
 					t.Errorf("--info output lacks %q:\n%s", want, text.Stdout)
 				}
 			}
-			secRE := regexp.MustCompile(`(?m)^\s+(header|buckets|offsets|lengths|keys)\s+(\d+)\s+(\d+)\s+(\d+)$`)
+			secRE := regexp.MustCompile(`(?m)^\s+(header|buckets|offsets|lengths|keys|filter)\s+(\d+)\s+(\d+)\s+(\d+)$`)
 			rows := secRE.FindAllStringSubmatch(text.Stdout, -1)
-			if len(rows) != 5 {
-				t.Fatalf("--info shows %d section rows, want 5:\n%s", len(rows), text.Stdout)
+			if len(rows) != 6 {
+				t.Fatalf("--info shows %d section rows, want 6:\n%s", len(rows), text.Stdout)
+			}
+			wantFilter := "filter:         none\n"
+			if info.FilterBlocks > 0 {
+				wantFilter = fmt.Sprintf("filter:         %d block", info.FilterBlocks)
+			}
+			if !strings.Contains(text.Stdout, wantFilter) {
+				t.Errorf("--info output lacks %q:\n%s", wantFilter, text.Stdout)
 			}
 			for _, row := range rows {
 				s := info.Sections[row[1]]
