@@ -66,6 +66,8 @@ func randomKeys(n int, seed uint64) []string {
 type benchSet struct {
 	path   string
 	reader *reader.Reader
+	keys   []string       // the members, for noFilter
+	plain  *reader.Reader // the same keys without a filter: noFilter builds it
 	set    map[string]struct{}
 	hits   []string
 	misses []string
@@ -102,7 +104,7 @@ func getBenchSet(b *testing.B, n int) *benchSet {
 	}
 	keys := randomKeys(2*n, uint64(n))
 	members, others := keys[:n], keys[n:]
-	s := &benchSet{path: filepath.Join(benchDir, fmt.Sprintf("%d.stru", n)), set: make(map[string]struct{}, n)}
+	s := &benchSet{path: filepath.Join(benchDir, fmt.Sprintf("%d.stru", n)), set: make(map[string]struct{}, n), keys: members}
 	bld, err := builder.New(builder.Options{HashKey: &index.HashKey{1, 2, 3}})
 	if err != nil {
 		b.Fatal(err)
@@ -300,6 +302,9 @@ var benchSink uint64
 // BenchmarkContainsPaired.
 const pairWindow = 1 << 14
 
+// batchGroup is how many keys the benchmarks give ContainsBatch at once.
+const batchGroup = 256
+
 // BenchmarkContainsPaired measures Contains and Go's map in alternating
 // windows of the same queries, so that the ratio between them is taken
 // under the same conditions. BenchmarkContains runs its sub-benchmarks one
@@ -338,35 +343,135 @@ func BenchmarkContainsPaired(b *testing.B) {
 						}
 					}
 				}
-				timed := func(window func(int), start int) time.Duration {
-					window(start + len(qs)/2) // other queries, untimed
-					t0 := time.Now()
-					window(start)
-					return time.Since(t0)
+				struNs, mapNs, ratio := runPaired(b, struWindow, mapWindow, len(qs))
+				b.ReportMetric(struNs, "ns/op")
+				b.ReportMetric(mapNs, "map-ns/op")
+				b.ReportMetric(ratio, "stru/map")
+			})
+		}
+	}
+}
+
+// runPaired runs b.N lookups on each of two sides in rounds of pairWindow,
+// as BenchmarkContainsPaired describes: each side's window(start) looks up
+// queries start to start+pairWindow of its own, taken modulo their number,
+// nqueries, a power of two. It returns each side's mean time per lookup
+// over the timed windows, in ns, and the median over the rounds of the
+// ratio of a's time to b's.
+func runPaired(b *testing.B, aWindow, bWindow func(start int), nqueries int) (aNs, bNs, ratio float64) {
+	timed := func(window func(int), start int) time.Duration {
+		window(start + nqueries/2) // other queries, untimed
+		t0 := time.Now()
+		window(start)
+		return time.Since(t0)
+	}
+	rounds := (b.N + pairWindow - 1) / pairWindow
+	ratios := make([]float64, 0, rounds)
+	var aTotal, bTotal time.Duration
+	b.ResetTimer()
+	for r := range rounds {
+		start := r * pairWindow
+		var at, bt time.Duration
+		if r%2 == 0 {
+			at = timed(aWindow, start)
+			bt = timed(bWindow, start)
+		} else {
+			bt = timed(bWindow, start)
+			at = timed(aWindow, start)
+		}
+		aTotal, bTotal = aTotal+at, bTotal+bt
+		ratios = append(ratios, float64(at)/float64(bt))
+	}
+	b.StopTimer()
+	slices.Sort(ratios)
+	lookups := float64(rounds * pairWindow)
+	return float64(aTotal.Nanoseconds()) / lookups, float64(bTotal.Nanoseconds()) / lookups, ratios[len(ratios)/2]
+}
+
+// noFilter returns a Reader of the set's keys built without a filter
+// (builder.Options.FilterBitsPerKey -1), with the same hash key: the same
+// buckets, tables and keys as s.reader's file.
+func (s *benchSet) noFilter(b *testing.B) *reader.Reader {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if s.plain != nil {
+		return s.plain
+	}
+	bld, err := builder.New(builder.Options{HashKey: &index.HashKey{1, 2, 3}, FilterBitsPerKey: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, k := range s.keys {
+		bld.AddString(k)
+	}
+	path := s.path + ".nofilter"
+	if err := bld.WriteFile(path); err != nil {
+		b.Fatal(err)
+	}
+	if s.plain, err = reader.Open(path); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.plain.Verify(); err != nil { // touches every page, as getBenchSet's Verify
+		b.Fatal(err)
+	}
+	return s.plain
+}
+
+// BenchmarkFilterPaired measures what the filter (format.md §3.1) costs
+// and saves a single Contains: the same keys with the filter (ns/op) and
+// without it (nofilter-ns/op), in paired rounds as BenchmarkContainsPaired
+// runs them; filter/nofilter is the median ratio over the rounds. Misses
+// gain where the filter turns them away before the SipHash; hits pay for
+// the filter's hash and the read of its block. The batch variants do the
+// same with ContainsBatch over groups of batchGroup keys.
+func BenchmarkFilterPaired(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, kind := range []string{"hit", "miss"} {
+			b.Run(fmt.Sprintf("keys=%d/%s", n, kind), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				plain := s.noFilter(b)
+				qs, want := s.hitsB, true
+				if kind == "miss" {
+					qs, want = s.missB, false
 				}
-				rounds := (b.N + pairWindow - 1) / pairWindow
-				ratios := make([]float64, 0, rounds)
-				var struTotal, mapTotal time.Duration
-				b.ResetTimer()
-				for r := range rounds {
-					start := r * pairWindow
-					var st, mt time.Duration
-					if r%2 == 0 {
-						st = timed(struWindow, start)
-						mt = timed(mapWindow, start)
-					} else {
-						mt = timed(mapWindow, start)
-						st = timed(struWindow, start)
+				mask := len(qs) - 1
+				window := func(r *reader.Reader) func(int) {
+					return func(start int) {
+						for i := start; i < start+pairWindow; i++ {
+							if r.Contains(qs[i&mask]) != want {
+								b.Fatal("wrong answer")
+							}
+						}
 					}
-					struTotal, mapTotal = struTotal+st, mapTotal+mt
-					ratios = append(ratios, float64(st)/float64(mt))
 				}
-				b.StopTimer()
-				slices.Sort(ratios)
-				lookups := float64(rounds * pairWindow)
-				b.ReportMetric(float64(struTotal.Nanoseconds())/lookups, "ns/op")
-				b.ReportMetric(float64(mapTotal.Nanoseconds())/lookups, "map-ns/op")
-				b.ReportMetric(ratios[len(ratios)/2], "stru/map")
+				withNs, withoutNs, ratio := runPaired(b, window(s.reader), window(plain), len(qs))
+				b.ReportMetric(withNs, "ns/op")
+				b.ReportMetric(withoutNs, "nofilter-ns/op")
+				b.ReportMetric(ratio, "filter/nofilter")
+			})
+			b.Run(fmt.Sprintf("keys=%d/%s/batch", n, kind), func(b *testing.B) {
+				s := getBenchSet(b, n)
+				plain := s.noFilter(b)
+				qs, want := s.hitsB, true
+				if kind == "miss" {
+					qs, want = s.missB, false
+				}
+				present := make([]bool, batchGroup)
+				window := func(r *reader.Reader) func(int) {
+					return func(start int) {
+						start &= len(qs) - 1 // pairWindow and len(qs) are powers of two
+						for i := start; i < start+pairWindow; i += batchGroup {
+							r.ContainsBatch(qs[i:i+batchGroup], present)
+							if present[0] != want {
+								b.Fatal("wrong answer")
+							}
+						}
+					}
+				}
+				withNs, withoutNs, ratio := runPaired(b, window(s.reader), window(plain), len(qs))
+				b.ReportMetric(withNs, "ns/op")
+				b.ReportMetric(withoutNs, "nofilter-ns/op")
+				b.ReportMetric(ratio, "filter/nofilter")
 			})
 		}
 	}
@@ -511,7 +616,7 @@ func BenchmarkContainsParallel(b *testing.B) {
 // (impl=stru-loop), ContainsBatch over groups of 256 keys (impl=stru-batch)
 // and Go's map (impl=map), on the same 50/50 mix of hits and misses.
 func BenchmarkContainsBatch(b *testing.B) {
-	const group = 256
+	const group = batchGroup
 	for _, n := range benchSizes() {
 		for _, mix := range []string{"hit", "miss", "mixed"} {
 			for _, impl := range []string{"stru-loop", "stru-batch", "map"} {
