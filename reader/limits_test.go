@@ -75,6 +75,19 @@ func hugeClaims() []struct {
 	return cs
 }
 
+// allocsPerCall returns the allocations per call of f, the least of five
+// testing.AllocsPerRun measurements of 100 calls: under the race detector
+// sync.Pool drops what is put in it at random, so that fmt's pooled
+// printer is now and then allocated anew, and one measurement can count
+// one or two more allocations than another for the same work.
+func allocsPerCall(f func()) float64 {
+	least := testing.AllocsPerRun(100, f)
+	for range 4 {
+		least = min(least, testing.AllocsPerRun(100, f))
+	}
+	return least
+}
+
 // bytesPerCall returns the bytes f allocates per call, the least of three
 // measurements of 100 calls, so that a stray allocation elsewhere in the
 // process does not count.
@@ -132,7 +145,7 @@ func TestHugeClaimsRejectedAtOpen(t *testing.T) {
 					r.Close()
 				}
 			}
-			cf, co := testing.AllocsPerRun(100, fromBytes), testing.AllocsPerRun(100, open)
+			cf, co := allocsPerCall(fromBytes), allocsPerCall(open)
 			if cf > maxAllocs || co > maxAllocs {
 				t.Errorf("allocations per call: FromBytes %v, Open %v, want at most %d", cf, co, maxAllocs)
 			}
@@ -164,8 +177,9 @@ func TestHugeClaimsRejectedAtOpen(t *testing.T) {
 		t.Fatalf("%d consistent claims measured, want several", len(consistent))
 	}
 	// A pooled buffer inside fmt, emptied by a garbage collection at the
-	// wrong moment, can cost one more allocation in one measurement: allow
-	// that much, far below anything sized by a claim of a million keys.
+	// wrong moment, can still cost one more allocation in all five
+	// measurements: allow that much, far below anything sized by a claim
+	// of a million keys.
 	lo, hi := consistent[0], consistent[0]
 	for _, c := range consistent {
 		lo.fromBytes, hi.fromBytes = min(lo.fromBytes, c.fromBytes), max(hi.fromBytes, c.fromBytes)
