@@ -396,10 +396,7 @@ func (s *streamer) writeFilter(out outputFile, layout *index.Layout, blocks uint
 		piece = piece[:n*index.FilterBlockSize]
 		clear(piece)
 		err := s.eachKey(out, layout[index.SectionKeys], func(_, _ uint64, k []byte) error {
-			h := index.FilterHash(k)
-			if b := index.FilterBlock(h, blocks) - first; b < n { // wraps for blocks before the piece
-				index.FilterSet(piece[b*index.FilterBlockSize:], h)
-			}
+			index.FilterAdd(piece, first, blocks, index.FilterHash(k))
 			return nil
 		})
 		if err != nil {

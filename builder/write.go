@@ -53,9 +53,6 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
 	h.Buckets = index.BucketCount(h.Keys, b.loadFactor)
 	h.FilterBlocks = index.FilterBlocks(h.Keys, b.filterBits)
-	if h.FilterBlocks > index.MaxKeyBytes/index.FilterBlockSize { // more than any file holds: ComputeLayout refuses it
-		return nil, fmt.Errorf("stru: a filter of %d bits per key for %d keys is too large", b.filterBits, h.Keys)
-	}
 
 	key := b.hashKey
 	hashes := make([]uint64, len(b.recs))
@@ -91,18 +88,16 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 		key = rekey(key, uint64(attempt))
 	}
 
+	// At most 8 bytes a key (MaxFilterBitsPerKey), less than the keys'
+	// records held already.
 	p.filter = make([]byte, h.FilterBlocks*index.FilterBlockSize)
 	for i, r := range b.recs {
-		if h.FilterBlocks == 0 {
-			break
-		}
 		if i%hashCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		fh := index.FilterHash(b.key(r))
-		index.FilterSet(p.filter[index.FilterBlock(fh, h.FilterBlocks)*index.FilterBlockSize:], fh)
+		index.FilterAdd(p.filter, 0, h.FilterBlocks, index.FilterHash(b.key(r)))
 	}
 
 	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)

@@ -47,6 +47,17 @@ func FilterBlock(h, blocks uint64) uint64 {
 // of a block is bit p mod 8 of its byte p / 8.
 func FilterBit(h uint64, i int) uint64 { return h >> (filterBitShift * i) & (FilterBlockSize*8 - 1) }
 
+// FilterAdd sets the bits of a key with filter hash h in piece, which
+// holds the blocks from first on of a filter of blocks blocks, if the
+// key's block is one of them. With first 0 and the whole filter as piece,
+// it adds every key; a builder short of memory, or Verify, builds the
+// filter a piece at a time, since a key's block rises with h.
+func FilterAdd(piece []byte, first, blocks, h uint64) {
+	if b := FilterBlock(h, blocks) - first; b < uint64(len(piece))/FilterBlockSize { // b wraps for blocks before the piece
+		FilterSet(piece[b*FilterBlockSize:], h)
+	}
+}
+
 // FilterSet sets the bits of a key with filter hash h in block, the
 // first FilterBlockSize bytes of which are the key's filter block
 // (FilterBlock).
@@ -73,12 +84,6 @@ func (v *View) mayHave(key []byte) bool {
 func (v *View) filterHas(h uint64) bool {
 	blk := FilterBlock(h, v.nfilter) // < nfilter, and the section holds nfilter blocks
 	block := (*[FilterBlockSize]byte)(v.filter[blk*FilterBlockSize:])
-	// The four bits of FilterBit, written out: byte h>>(9i+3) & 63, bit
-	// h>>9i & 7.
-	// (Shifts and & bind equally tight in Go, left to right: the
-	// parentheses are needed.)
-	return (block[h>>3&63]>>(h&7))&
-		(block[h>>12&63]>>(h>>9&7))&
-		(block[h>>21&63]>>(h>>18&7))&
-		(block[h>>30&63]>>(h>>27&7))&1 != 0
+	bit := func(i int) byte { p := FilterBit(h, i); return block[p>>3] >> (p & 7) }
+	return bit(0)&bit(1)&bit(2)&bit(3)&1 != 0
 }

@@ -268,3 +268,32 @@ func TestFilterExtraBit(t *testing.T) {
 		t.Errorf("%d bits of the golden filter are 0, want at least %d", extra, 512-4*len(goldenKeys))
 	}
 }
+
+// TestFilterAddPieces builds a filter whole and a piece at a time, in
+// pieces of several sizes, and checks that the bytes are the same: each
+// key lands in exactly one piece, its block's.
+func TestFilterAddPieces(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	hashes := make([]uint64, 3000)
+	for i := range hashes {
+		hashes[i] = r.Uint64()
+	}
+	const blocks = 47
+	whole := make([]byte, blocks*index.FilterBlockSize)
+	for _, h := range hashes {
+		index.FilterAdd(whole, 0, blocks, h)
+	}
+	for _, per := range []uint64{1, 2, 5, 46, 47, 100} {
+		var pieces []byte
+		for first := uint64(0); first < blocks; first += per {
+			piece := make([]byte, min(per, blocks-first)*index.FilterBlockSize)
+			for _, h := range hashes {
+				index.FilterAdd(piece, first, blocks, h)
+			}
+			pieces = append(pieces, piece...)
+		}
+		if !bytes.Equal(pieces, whole) {
+			t.Errorf("a filter built %d blocks at a time differs from the filter built whole", per)
+		}
+	}
+}

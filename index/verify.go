@@ -148,10 +148,7 @@ func (v *View) verifyFilter() error {
 		clear(piece)
 		for ord := range v.nkeys {
 			key, _ := v.Key(ord)
-			h := FilterHash(key)
-			if b := FilterBlock(h, v.nfilter) - first; b < n { // wraps for blocks before the piece
-				FilterSet(piece[b*FilterBlockSize:], h)
-			}
+			FilterAdd(piece, first, v.nfilter, FilterHash(key))
 		}
 		have := v.filter[first*FilterBlockSize : (first+n)*FilterBlockSize]
 		for i := range piece {
