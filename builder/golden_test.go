@@ -156,6 +156,23 @@ func TestDiffBytes(t *testing.T) {
 	}
 }
 
+// tableRow splits line, a row of a markdown table of format.md, into its
+// cols cells, trimmed, and reports whether it is a row of the table's
+// body: false for the header row, whose first cell is header, and the
+// separator row. A row of another number of cells fails the test, named
+// by what.
+func tableRow(t *testing.T, what, line string, cols int, header string) ([]string, bool) {
+	t.Helper()
+	cells := strings.Split(strings.Trim(line, "|"), "|")
+	for i := range cells {
+		cells[i] = strings.TrimSpace(cells[i])
+	}
+	if len(cells) != cols {
+		t.Fatalf("%s: row %q has %d cells, want %d", what, line, len(cells), cols)
+	}
+	return cells, cells[0] != header && !strings.HasPrefix(cells[0], "---")
+}
+
 // markedLines returns the lines of format.md strictly between the line
 // "<!-- BEGIN name -->" and the line "<!-- END name -->".
 func markedLines(t *testing.T, name string) []string {
@@ -234,14 +251,8 @@ func TestGoldenKeyTable(t *testing.T) {
 	const cols = 11
 	rows := 0
 	for _, line := range markedLines(t, "KEY TABLE") {
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		if len(cells) != cols {
-			t.Fatalf("format.md key table: row %q has %d cells, want %d", line, len(cells), cols)
-		}
-		if cells[0] == "ordinal" || strings.HasPrefix(cells[0], "---") {
+		cells, ok := tableRow(t, "format.md key table", line, cols, "ordinal")
+		if !ok {
 			continue
 		}
 		rows++
@@ -882,14 +893,8 @@ func TestGoldenLayoutTable(t *testing.T) {
 	}
 	var sections []string
 	for _, line := range markedLines(t, "LAYOUT TABLE") {
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		if len(cells) != 4 {
-			t.Fatalf("format.md layout table: row %q has %d cells, want 4", line, len(cells))
-		}
-		if cells[0] == "Section" || strings.HasPrefix(cells[0], "---") {
+		cells, ok := tableRow(t, "format.md layout table", line, 4, "Section")
+		if !ok {
 			continue
 		}
 		s := index.Section(len(sections))
@@ -1211,14 +1216,8 @@ func TestFormatDocXXH3(t *testing.T) {
 	scrambled, unscrambled := false, false
 	rows := 0
 	for _, line := range markedLines(t, "XXH3 KNOWN ANSWERS") {
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		if len(cells) != 4 {
-			t.Fatalf("format.md §3.1 known answers: row %q has %d cells, want 4", line, len(cells))
-		}
-		if cells[0] == "message" || strings.HasPrefix(cells[0], "---") {
+		cells, ok := tableRow(t, "format.md §3.1 known answers", line, 4, "message")
+		if !ok {
 			continue
 		}
 		rows++
@@ -1263,14 +1262,8 @@ func TestGoldenFilterTable(t *testing.T) {
 	rows := 0
 	keyBits := map[uint64]bool{} // the bits the keys set, as file offset × 8 + bit
 	for _, line := range markedLines(t, "FILTER TABLE") {
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.TrimSpace(cells[i])
-		}
-		if len(cells) != cols {
-			t.Fatalf("format.md filter table: row %q has %d cells, want %d", line, len(cells), cols)
-		}
-		if cells[0] == "ordinal" || strings.HasPrefix(cells[0], "---") {
+		cells, ok := tableRow(t, "format.md filter table", line, cols, "ordinal")
+		if !ok {
 			continue
 		}
 		rows++

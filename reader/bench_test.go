@@ -427,52 +427,42 @@ func (s *benchSet) noFilter(b *testing.B) *reader.Reader {
 func BenchmarkFilterPaired(b *testing.B) {
 	for _, n := range benchSizes() {
 		for _, kind := range []string{"hit", "miss"} {
-			b.Run(fmt.Sprintf("keys=%d/%s", n, kind), func(b *testing.B) {
-				s := getBenchSet(b, n)
-				plain := s.noFilter(b)
-				qs, want := s.hitsB, true
-				if kind == "miss" {
-					qs, want = s.missB, false
-				}
-				mask := len(qs) - 1
-				window := func(r *reader.Reader) func(int) {
-					return func(start int) {
-						for i := start; i < start+pairWindow; i++ {
-							if r.Contains(qs[i&mask]) != want {
-								b.Fatal("wrong answer")
+			for _, api := range []string{"", "/batch"} {
+				b.Run(fmt.Sprintf("keys=%d/%s%s", n, kind, api), func(b *testing.B) {
+					s := getBenchSet(b, n)
+					plain := s.noFilter(b)
+					qs, want := s.hitsB, true
+					if kind == "miss" {
+						qs, want = s.missB, false
+					}
+					mask := len(qs) - 1
+					present := make([]bool, batchGroup)
+					window := func(r *reader.Reader) func(int) {
+						if api == "/batch" {
+							return func(start int) {
+								start &= mask // pairWindow and len(qs) are powers of two
+								for i := start; i < start+pairWindow; i += batchGroup {
+									r.ContainsBatch(qs[i:i+batchGroup], present)
+									if present[0] != want {
+										b.Fatal("wrong answer")
+									}
+								}
+							}
+						}
+						return func(start int) {
+							for i := start; i < start+pairWindow; i++ {
+								if r.Contains(qs[i&mask]) != want {
+									b.Fatal("wrong answer")
+								}
 							}
 						}
 					}
-				}
-				withNs, withoutNs, ratio := runPaired(b, window(s.reader), window(plain), len(qs))
-				b.ReportMetric(withNs, "ns/op")
-				b.ReportMetric(withoutNs, "nofilter-ns/op")
-				b.ReportMetric(ratio, "filter/nofilter")
-			})
-			b.Run(fmt.Sprintf("keys=%d/%s/batch", n, kind), func(b *testing.B) {
-				s := getBenchSet(b, n)
-				plain := s.noFilter(b)
-				qs, want := s.hitsB, true
-				if kind == "miss" {
-					qs, want = s.missB, false
-				}
-				present := make([]bool, batchGroup)
-				window := func(r *reader.Reader) func(int) {
-					return func(start int) {
-						start &= len(qs) - 1 // pairWindow and len(qs) are powers of two
-						for i := start; i < start+pairWindow; i += batchGroup {
-							r.ContainsBatch(qs[i:i+batchGroup], present)
-							if present[0] != want {
-								b.Fatal("wrong answer")
-							}
-						}
-					}
-				}
-				withNs, withoutNs, ratio := runPaired(b, window(s.reader), window(plain), len(qs))
-				b.ReportMetric(withNs, "ns/op")
-				b.ReportMetric(withoutNs, "nofilter-ns/op")
-				b.ReportMetric(ratio, "filter/nofilter")
-			})
+					withNs, withoutNs, ratio := runPaired(b, window(s.reader), window(plain), len(qs))
+					b.ReportMetric(withNs, "ns/op")
+					b.ReportMetric(withoutNs, "nofilter-ns/op")
+					b.ReportMetric(ratio, "filter/nofilter")
+				})
+			}
 		}
 	}
 }
