@@ -225,7 +225,7 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // of the file's keys. It returns nil or an error wrapping
 // index.ErrCorrupt that names the section and offset. To check the filter
 // it rebuilds it, 64 MiB of it at most at a time (one pass over the keys
-// per 64 MiB: one up to 700 million keys at the default filter size).
+// per 64 MiB: one up to 89 million keys at the default filter size).
 func (r *Reader) Verify() error {
 	if r.closed.Load() {
 		return fmt.Errorf("stru: %s: Verify after Close", r.file)
