@@ -200,7 +200,8 @@ func (t *table) placePartition(pf *partFile, nb uint64, p partition, seed uint64
 
 // write writes t's buckets to w, as the file holds them (fileSlot).
 func (t *table) write(w *sectionWriter) {
-	for _, s := range t.slots {
-		w.uint(t.fileSlot(s), index.SlotSize)
-	}
+	t.eachFileSlot(func(slot uint64) error {
+		w.uint(slot, index.SlotSize)
+		return nil
+	})
 }

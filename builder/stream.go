@@ -395,13 +395,15 @@ func (s *streamer) writeFilter(out outputFile, layout *index.Layout, blocks uint
 		}
 		piece = piece[:n*index.FilterBlockSize]
 		clear(piece)
+		fill := index.NewFilterFiller(piece, first, blocks)
 		err := s.eachKey(out, layout[index.SectionKeys], func(_, _ uint64, k []byte) error {
-			index.FilterAdd(piece, first, blocks, index.FilterHash(k))
+			fill.Add(index.FilterHash(k))
 			return nil
 		})
 		if err != nil {
 			return 0, err
 		}
+		fill.Flush()
 		w.write(piece)
 		if w.err != nil {
 			break

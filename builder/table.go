@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/stru-index/stru/index"
+	"github.com/stru-index/stru/internal/prefetch"
 )
 
 const (
@@ -54,6 +56,30 @@ func (t *table) fileSlot(s uint64) uint64 {
 	}
 	l := t.locs[s-1]
 	return index.MakeSlot(t.hashes[s-1], l&index.LongKey, l>>index.LenBits)
+}
+
+// slotAhead is how many slots ahead eachFileSlot asks for the hash and
+// location of a slot's key.
+const slotAhead = 16
+
+// eachFileSlot calls f with the file's slot for each of t's slots, in
+// order (fileSlot), and stops at the first error. Consecutive slots hold
+// keys of no particular numbers, so a slot's hash and location are two
+// cache misses once the table outgrows the cache: eachFileSlot prefetches
+// them slotAhead slots ahead, so that the misses of consecutive slots
+// overlap rather than come one after another.
+func (t *table) eachFileSlot(f func(slot uint64) error) error {
+	for i, s := range t.slots {
+		if j := i + slotAhead; j < len(t.slots) && t.slots[j] != 0 {
+			k := t.slots[j] - 1
+			prefetch.Line(unsafe.Pointer(&t.hashes[k]))
+			prefetch.Line(unsafe.Pointer(&t.locs[k]))
+		}
+		if err := f(t.fileSlot(s)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // place builds the whole table for keys whose hashes and locations (loc)

@@ -91,14 +91,16 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 	// At most 8 bytes a key (MaxFilterBitsPerKey), less than the keys'
 	// records held already.
 	p.filter = make([]byte, h.FilterBlocks*index.FilterBlockSize)
+	fill := index.NewFilterFiller(p.filter, 0, h.FilterBlocks)
 	for i, r := range b.recs {
 		if i%hashCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		index.FilterAdd(p.filter, 0, h.FilterBlocks, index.FilterHash(b.key(r)))
+		fill.Add(index.FilterHash(b.key(r)))
 	}
+	fill.Flush()
 
 	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
 	if !ok {
@@ -150,10 +152,8 @@ func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error
 	var err error
 	switch s {
 	case index.SectionBuckets:
-		for _, s := range p.table.slots {
-			if err = put(p.table.fileSlot(s), index.SlotSize); err != nil {
-				return err
-			}
+		if err = p.table.eachFileSlot(func(slot uint64) error { return put(slot, index.SlotSize) }); err != nil {
+			return err
 		}
 	case index.SectionOffsets:
 		off := uint64(0)

@@ -3,6 +3,8 @@ package index
 import (
 	"encoding/binary"
 	"unsafe"
+
+	"github.com/stru-index/stru/internal/prefetch"
 )
 
 // batchSize is how many lookups FindBatch interleaves: enough that a
@@ -63,7 +65,7 @@ func (v *View) filterGroup(keys [][]byte, present []bool) {
 	keys = keys[:len(present)]
 	for i, k := range keys {
 		fh[i] = FilterHash(k)
-		prefetch(unsafe.Pointer(&v.filter[FilterBlock(fh[i], v.nfilter)*FilterBlockSize]))
+		prefetch.Line(unsafe.Pointer(&v.filter[FilterBlock(fh[i], v.nfilter)*FilterBlockSize]))
 	}
 	n := 0
 	for i := range keys {
@@ -99,7 +101,7 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 	hashLanes(v.k0, v.k1, keys, hash[:len(keys)])
 	for i := range keys {
 		b1[i], b2[i] = bucketsIn(hash[i], v.blocks, v.perBlock)
-		prefetch(unsafe.Pointer(&buckets[b1[i]*BucketSize]))
+		prefetch.Line(unsafe.Pointer(&buckets[b1[i]*BucketSize]))
 	}
 	// Stage 2: scan the first bucket for a slot with the key's tag and
 	// length, as Has does. The keys with a candidate are listed in cand,
@@ -121,8 +123,8 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 		cand[candidates], start[candidates] = uint8(i), off
 		candidates++
 		if n > 0 {
-			prefetch(unsafe.Pointer(&keyData[off]))
-			prefetch(unsafe.Pointer(&keyData[off+n-1]))
+			prefetch.Line(unsafe.Pointer(&keyData[off]))
+			prefetch.Line(unsafe.Pointer(&keyData[off+n-1]))
 		}
 	}
 	for i := range keys {
@@ -131,7 +133,7 @@ func (v *View) findGroup(keys [][]byte, present []bool) {
 		if res == full && b2[i] != b1[i] {
 			second[seconds] = uint8(i)
 			seconds++
-			prefetch(unsafe.Pointer(&buckets[b2[i]*BucketSize]))
+			prefetch.Line(unsafe.Pointer(&buckets[b2[i]*BucketSize]))
 			continue
 		}
 		addCandidate(i, s, res)

@@ -2,8 +2,11 @@ package index
 
 import (
 	"math/bits"
+	"unsafe"
 
 	"github.com/zeebo/xxh3"
+
+	"github.com/stru-index/stru/internal/prefetch"
 )
 
 // The filter (format.md §3.1) is a blocked Bloom filter over the keys,
@@ -47,15 +50,66 @@ func FilterBlock(h, blocks uint64) uint64 {
 // of a block is bit p mod 8 of its byte p / 8.
 func FilterBit(h uint64, i int) uint64 { return h >> (filterBitShift * i) & (FilterBlockSize*8 - 1) }
 
-// FilterAdd sets the bits of a key with filter hash h in piece, which
-// holds the blocks from first on of a filter of blocks blocks, if the
-// key's block is one of them. With first 0 and the whole filter as piece,
+// fillAhead is how many keys a FilterFiller holds back: how many filter
+// blocks it has on their way to the cache at once.
+const fillAhead = 32
+
+// A FilterFiller sets the bits of a stream of keys in piece, the blocks
+// from first on of a filter of blocks blocks, ignoring the keys whose
+// block is not in the piece. With first 0 and the whole filter as piece
 // it adds every key; a builder short of memory, or Verify, builds the
-// filter a piece at a time, since a key's block rises with h.
-func FilterAdd(piece []byte, first, blocks, h uint64) {
-	if b := FilterBlock(h, blocks) - first; b < uint64(len(piece))/FilterBlockSize { // b wraps for blocks before the piece
-		FilterSet(piece[b*FilterBlockSize:], h)
+// filter a piece at a time, since a key's block rises with its filter
+// hash.
+//
+// A key's block is anywhere in the filter, a cache miss once the filter
+// outgrows the cache. So Add prefetches the block and holds the key back,
+// and sets its bits fillAhead keys later, when the block has arrived:
+// the misses of consecutive keys overlap, where setting each key's bits
+// at once waited for them one after another (45 against 12–17 ns a key
+// for a filter of 10 million keys). Flush sets the bits of the keys still
+// held.
+type FilterFiller struct {
+	piece         []byte
+	first, blocks uint64
+	held          [fillAhead]uint64 // filter hashes of keys whose bits are not set yet
+	added         uint64            // keys held since the last Flush; the last min(added, fillAhead) are in held
+}
+
+// NewFilterFiller returns a FilterFiller of the blocks from first on of
+// a filter of blocks blocks, which piece holds.
+func NewFilterFiller(piece []byte, first, blocks uint64) *FilterFiller {
+	return &FilterFiller{piece: piece, first: first, blocks: blocks}
+}
+
+// Add sets the bits of a key with filter hash h, if its block is in the
+// piece: now or by the next Flush.
+func (f *FilterFiller) Add(h uint64) {
+	b := FilterBlock(h, f.blocks) - f.first // wraps for blocks before the piece
+	if b >= uint64(len(f.piece))/FilterBlockSize {
+		return
 	}
+	prefetch.Line(unsafe.Pointer(&f.piece[b*FilterBlockSize]))
+	i := f.added % fillAhead
+	if f.added >= fillAhead {
+		f.set(f.held[i])
+	}
+	f.held[i] = h
+	f.added++
+}
+
+// Flush sets the bits of the keys Add holds back. After it the piece
+// holds the bits of every key added.
+func (f *FilterFiller) Flush() {
+	for i := range min(f.added, fillAhead) {
+		f.set(f.held[i])
+	}
+	f.added = 0
+}
+
+// set sets the bits of a key with filter hash h, whose block is in the
+// piece.
+func (f *FilterFiller) set(h uint64) {
+	FilterSet(f.piece[(FilterBlock(h, f.blocks)-f.first)*FilterBlockSize:], h)
 }
 
 // FilterSet sets the bits of a key with filter hash h in block, the

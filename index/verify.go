@@ -146,10 +146,12 @@ func (v *View) verifyFilter() error {
 		}
 		piece = piece[:n*FilterBlockSize]
 		clear(piece)
+		fill := NewFilterFiller(piece, first, v.nfilter)
 		for ord := range v.nkeys {
 			key, _ := v.Key(ord)
-			FilterAdd(piece, first, v.nfilter, FilterHash(key))
+			fill.Add(FilterHash(key))
 		}
+		fill.Flush()
 		have := v.filter[first*FilterBlockSize : (first+n)*FilterBlockSize]
 		for i := range piece {
 			if piece[i] == have[i] {
