@@ -65,9 +65,9 @@ const fillAhead = 32
 // outgrows the cache. So Add prefetches the block and holds the key back,
 // and sets its bits fillAhead keys later, when the block has arrived:
 // the misses of consecutive keys overlap, where setting each key's bits
-// at once waited for them one after another (45 against 12–17 ns a key
-// for a filter of 10 million keys). Flush sets the bits of the keys still
-// held.
+// at once waits for them one after another (BenchmarkFilterFill, a filter
+// of 10 million keys: 14–17 ns a key against 29–69). Flush sets the bits
+// of the keys still held.
 type FilterFiller struct {
 	piece         []byte
 	first, blocks uint64
