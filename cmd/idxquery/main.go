@@ -59,18 +59,20 @@ error. --present and --absent change what is printed, not the exit status.
 Inspection:
   --info       print a summary of FILE: format version, key count, file size,
                each section's offset, size and padding, load factor (keys /
-               (buckets × 8 slots)), longest probe (2 buckets if any key is
-               stored in its second bucket, else 1) with the count of such
-               keys, longest key, offset and length widths, and a
-               fingerprint of the hash key (the first 8 bytes of its
+               (buckets × 8 slots)), the filter's blocks and bits per key
+               ("none" for a file without one), longest probe (2 buckets
+               if any key is stored in its second bucket, else 1) with the
+               count of such keys, longest key, offset and length widths,
+               and a fingerprint of the hash key (the first 8 bytes of its
                SHA-256; the key itself is never shown)
   --json       with --info: print the summary as one JSON object with the
                fields file, version, keys, file_size, key_bytes, buckets,
                load_factor, longest_probe, second_bucket_keys,
                longest_key, offset_width, length_width,
-               hash_key_fingerprint and sections; sections has the members
-               header, buckets, offsets, lengths and keys, each an object
-               {"offset", "size", "padding"} in bytes
+               hash_key_fingerprint, filter_blocks, filter_bits_per_key
+               (both 0 without a filter) and sections; sections has the
+               members header, buckets, offsets, lengths, keys and filter,
+               each an object {"offset", "size", "padding"} in bytes
   --verify     read the whole file and check every checksum and invariant;
                print "FILE: ok" and exit 0, or print what failed on
                standard error and exit 1

@@ -268,6 +268,40 @@ var infoFields = []string{
 // sectionNames are the members of the sections field, in file order.
 var sectionNames = []string{"header", "buckets", "offsets", "lengths", "keys", "filter"}
 
+// TestInfoFieldsDocumented checks that the usage text and README.md's
+// idxquery section name every field of --info --json and every member of
+// its sections, so that neither falls behind the output when a format
+// version adds to it.
+func TestInfoFieldsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## idxquery\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if section == "" {
+		t.Fatal(`README.md has no "## idxquery" section`)
+	}
+	_, jsonHelp, _ := strings.Cut(usage, "--json ")
+	jsonHelp, _, _ = strings.Cut(jsonHelp, "--verify ")
+	docs := []struct{ name, text string }{
+		{"the usage text's --json", jsonHelp},
+		{"README.md's idxquery section", section},
+	}
+	// A name counts only as a whole word, so that "keys" is not found in
+	// "second_bucket_keys".
+	word := func(text, name string) bool {
+		return regexp.MustCompile(`(^|[^a-z_])` + regexp.QuoteMeta(name) + `($|[^a-z_])`).MatchString(text)
+	}
+	for _, d := range docs {
+		for _, name := range append(slices.Clone(infoFields), sectionNames...) {
+			if !word(d.text, name) {
+				t.Errorf("%s does not name %q", d.name, name)
+			}
+		}
+	}
+}
+
 // infoJSON holds the output of --info --json.
 type infoJSON struct {
 	File             string  `json:"file"`
