@@ -148,3 +148,22 @@ func ExampleReader_Verify() {
 	fmt.Println(r.Verify())
 	// Output: <nil>
 }
+
+// A service that will look up keys all over a large index reads it into
+// memory once at start, rather than wait for the disk in its first
+// lookups of each page.
+func ExampleReader_Preload() {
+	path, cleanup := exampleIndex("apple", "banana", "cherry")
+	defer cleanup()
+
+	r, err := reader.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Preload(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(r.ContainsString("banana"), r.ContainsString("durian"))
+	// Output: true false
+}

@@ -28,6 +28,7 @@ import (
 type Handle struct {
 	path    string
 	verify  bool
+	preload bool
 	current atomic.Pointer[Reader]
 
 	mu    sync.Mutex // serializes Reload and Close
@@ -39,8 +40,15 @@ type HandleOptions struct {
 	// SkipVerify makes OpenHandle and Reload switch to a new file after
 	// Open's O(1) header checks only. By default they run the full
 	// Verify first, so that a damaged file is never served; that reads
-	// the whole file once per reload.
+	// the whole file once per reload, after reading it into memory in
+	// order (Reader.Preload).
 	SkipVerify bool
+
+	// Preload makes OpenHandle and Reload read each new file into memory
+	// (Reader.Preload) before switching to it even with SkipVerify, so
+	// that the first lookups it serves do not wait for the disk. Without
+	// SkipVerify, the verification does it anyway.
+	Preload bool
 }
 
 // fileStamp identifies one published version of a path.
@@ -52,7 +60,7 @@ type fileStamp struct {
 
 // OpenHandle opens the index at path and returns a Handle serving it.
 func OpenHandle(path string, opts HandleOptions) (*Handle, error) {
-	h := &Handle{path: path, verify: !opts.SkipVerify}
+	h := &Handle{path: path, verify: !opts.SkipVerify, preload: opts.Preload}
 	if err := h.Reload(); err != nil {
 		return nil, err
 	}
@@ -71,7 +79,8 @@ func (h *Handle) Contains(key []byte) bool { return h.current.Load().Contains(ke
 func (h *Handle) ContainsString(key string) bool { return h.current.Load().ContainsString(key) }
 
 // Reload opens the file now at the handle's path and, if it opens (and,
-// unless SkipVerify, verifies), makes it current. On any error the
+// unless SkipVerify, verifies, or with Preload preloads), makes it
+// current. On any error the
 // current file keeps serving and the error is returned.
 func (h *Handle) Reload() error {
 	h.mu.Lock()
@@ -87,11 +96,15 @@ func (h *Handle) reloadLocked() error {
 	if err != nil {
 		return fmt.Errorf("stru: reload: %w", err)
 	}
-	if h.verify {
-		if err := r.Verify(); err != nil {
-			r.Close()
-			return fmt.Errorf("stru: reload: %w", err)
-		}
+	switch {
+	case h.verify:
+		err = r.Verify()
+	case h.preload:
+		err = r.Preload()
+	}
+	if err != nil {
+		r.Close()
+		return fmt.Errorf("stru: reload: %w", err)
 	}
 	if r.m != nil {
 		// Unmap the file once no goroutine holds r any more.

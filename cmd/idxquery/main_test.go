@@ -120,6 +120,7 @@ func TestKeyArguments(t *testing.T) {
 		{name: "--absent", flags: []string{"--absent"}, keys: []string{"apple", "applx", "zoo"}, want: "applx\n", wantCode: 1},
 		{name: "--absent all present", flags: []string{"--absent"}, keys: []string{"apple"}, want: ""},
 		{name: "-0 output", flags: []string{"-0"}, keys: []string{"apple", "applx"}, want: "present\tapple\x00absent\tapplx\x00", wantCode: 1},
+		{name: "--preload", flags: []string{"--preload"}, keys: []string{"apple", "applx", "zoo"}, want: "present\tapple\nabsent\tapplx\npresent\tzoo\n", wantCode: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +165,7 @@ func TestStream(t *testing.T) {
 		{name: "no input", stdin: "", want: ""},
 		{name: "-0", flags: []string{"-0"}, stdin: lines(mixed, "\x00"), want: lines(answers, "\x00"), wantCode: 1},
 		{name: "-0 --absent", flags: []string{"-0", "--absent"}, stdin: "apple\x00apple\r\x00app\nle\x00zoo", want: "apple\r\x00app\nle\x00", wantCode: 1},
+		{name: "mixed --preload", stdin: lines(mixed, "\n"), flags: []string{"--preload"}, want: lines(answers, "\n"), wantCode: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,6 +237,7 @@ func TestErrors(t *testing.T) {
 		{"--absent with --info", []string{"--absent", "--info", wordsIndex}, "--info"},
 		{"--info with two files", []string{"--info", wordsIndex, wordsIndex}, "one FILE"},
 		{"-0 with --verify", []string{"-0", "--verify", wordsIndex}, "-0"},
+		{"--preload with --list", []string{"--preload", "--list", wordsIndex}, "--preload applies to queries, not to --list"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

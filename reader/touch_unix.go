@@ -1,0 +1,28 @@
+//go:build unix
+
+package reader
+
+import "runtime/debug"
+
+// touch reads one byte of every page of data, in order, turning a memory
+// fault into ErrFault.
+func touch(data []byte, pageSize int) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if e := recover(); e != nil {
+			if _, isFault := e.(interface{ Addr() uintptr }); !isFault {
+				panic(e)
+			}
+			err = ErrFault
+		}
+	}()
+	var sum byte
+	for i := 0; i < len(data); i += pageSize {
+		sum += data[i]
+	}
+	touchSink = sum
+	return nil
+}
+
+// touchSink keeps touch's reads from being optimized away.
+var touchSink byte
