@@ -33,6 +33,18 @@ func SetProbe(on bool) (available bool, restore func()) {
 	return available, func() { useProbe = was }
 }
 
+// SetHashFirst makes Has and Find of every file with a filter hash first
+// (locateHashFirst), or of none, for a test, and returns a function that
+// restores the previous setting.
+func SetHashFirst(on bool) (restore func()) {
+	was := hashFirstBlocks
+	hashFirstBlocks = ^uint64(0)
+	if on {
+		hashFirstBlocks = 0
+	}
+	return func() { hashFirstBlocks = was }
+}
+
 // Probe is probe, for the tests of package index_test, on a bucket section
 // that must hold blocks × perBlock buckets.
 func Probe(k0, k1 uint64, key, buckets []byte, blocks, perBlock uint64) (h, b1, b2, cand uint64) {

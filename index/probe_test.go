@@ -14,9 +14,25 @@ import (
 // lackProbe says what Has and Find do on a machine without probe's code.
 const lackProbe = "this machine lacks AVX-512 F, VL and BW or BMI1: Has and Find hash with Hash"
 
-// probePaths runs test with and without the vector code of Has and Find.
+// probePaths runs test on each path Has and Find can take: the vector
+// code (skipped on a machine without it), and the portable code testing
+// the filter first or hashing first (locateHashFirst, which the files of
+// tests are too small to take by themselves).
 func probePaths(t *testing.T, test func(t *testing.T)) {
-	vectorPaths(t, index.SetProbe, lackProbe, test)
+	for _, path := range []struct {
+		name              string
+		vector, hashFirst bool
+	}{{"vector", true, false}, {"filter-first", false, false}, {"hash-first", false, true}} {
+		t.Run(path.name, func(t *testing.T) {
+			available, restore := index.SetProbe(path.vector)
+			defer restore()
+			if path.vector && !available {
+				t.Skip(lackProbe)
+			}
+			defer index.SetHashFirst(path.hashFirst)()
+			test(t)
+		})
+	}
 }
 
 // needProbe skips a test of Probe itself on a machine without its code.
