@@ -140,23 +140,31 @@ var hashFirstBlocks uint64 = 4 << 20 / FilterBlockSize
 // present key waits for its filter block, a cache miss, while the
 // SipHash fills the processor's out-of-order window, and its bucket is
 // read only after the block arrives: two cache misses one after the
-// other before the key's bytes, a third. Hashing first and asking for
-// the bucket (a prefetch, which does not wait) before reading the filter
-// lets the two misses overlap; an absent key then pays the SipHash that
-// the filter would have spared it, but at this size its filter block is a
-// cache miss that the SipHash overlaps too. With 10 million keys (a 7.5
-// MB filter), in BenchmarkContainsPaired, 3 runs of each binary
-// alternately, a hit took 439–564 ns against 576–719 testing the filter
-// first, and a miss 188–235 against 131–174 (0.62–0.78 of the map's time,
-// against 0.43–0.47); with 1 million (750 KB), hits gained 5% and misses
-// took 1.7 times as long, so smaller files test the filter first.
+// other before the key's bytes, a third. Here a lookup asks for the
+// filter block (a prefetch, which does not wait), hashes the key and asks
+// for its first bucket, and only then reads the filter: the two misses
+// overlap each other and the SipHash. An absent key pays the SipHash that
+// the filter would have spared it, which its filter block's miss mostly
+// hides at this size.
+//
+// With 10 million keys (a 7.5 MB filter), in BenchmarkContainsPaired
+// (STRU_BENCH_10M=1, -bench 'ContainsPaired/keys=10000000/' -count 2),
+// each binary run alternately: testing the filter first, a hit took
+// 576–719 ns and a miss 131–174 (3 runs each); hashing first without the
+// filter prefetch, 439–564 and 188–235 (3 runs), then 509–654 and
+// 178–276 in 2 more runs beside this code's 437–517 and 116–174. With 1
+// million keys (750 KB of filter) hashing first gained 5% on hits and
+// cost misses 1.7 times their time, so smaller files test the filter
+// first.
 func (v *View) locateHashFirst(key []byte) (slot uint64, ok bool) {
+	fh := FilterHash(key)
+	prefetch.Line(unsafe.Pointer(&v.filter[FilterBlock(fh, v.nfilter)*FilterBlockSize])) // < nfilter blocks, which the section holds
 	h := Hash(v.k0, v.k1, key)
 	b1, _ := bucketsIn(h, v.blocks, v.perBlock)
 	if off := b1 * BucketSize; off < uint64(len(v.buckets)) { // not for the zero View, which has no buckets
 		prefetch.Line(unsafe.Pointer(&v.buckets[off]))
 	}
-	if !v.filterHas(FilterHash(key)) {
+	if !v.filterHas(fh) {
 		return 0, false
 	}
 	return v.locateHashed(key, h)
