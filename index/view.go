@@ -77,8 +77,8 @@ const (
 )
 
 // Has reports whether key is present. It tests the filter first (§3.1;
-// for a filter too large for the cache, it hashes the key and asks for
-// its bucket before: locateHashFirst), and for a key that passes reads
+// for a filter too large for the cache, it asks for the key's filter
+// block and bucket before reading either: locateHashFirst), and for a key that passes reads
 // the key's first bucket
 // and, only if that bucket is full, its second (format.md §4), then the
 // key data at the slots whose tag and length field match (for a key of
