@@ -24,16 +24,24 @@ func (r *Reader) TryContains(key []byte) (bool, error) {
 // TryLookup is Lookup with the protection of TryContains.
 func (r *Reader) TryLookup(key []byte) (ordinal int, ok bool, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if e := recover(); e != nil {
-			fault, isFault := e.(interface{ Addr() uintptr })
-			if !isFault {
-				panic(e)
-			}
-			ordinal, ok = 0, false
-			err = fmt.Errorf("%w: %s at address %#x", ErrFault, r.file, fault.Addr())
-		}
-	}()
+	defer recoverFault(&err, r.file)
 	ordinal, ok = r.Lookup(key)
 	return ordinal, ok, nil
+}
+
+// recoverFault, deferred in a function that reads the mapping with
+// debug.SetPanicOnFault on, turns the panic of a memory fault into an
+// error wrapping ErrFault, in *err, naming what was read and the
+// address; any other panic goes on. The function's other results keep
+// the values they had when the fault struck.
+func recoverFault(err *error, what string) {
+	e := recover()
+	if e == nil {
+		return
+	}
+	fault, isFault := e.(interface{ Addr() uintptr })
+	if !isFault {
+		panic(e)
+	}
+	*err = fmt.Errorf("%w: %s at address %#x", ErrFault, what, fault.Addr())
 }

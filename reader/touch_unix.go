@@ -8,14 +8,7 @@ import "runtime/debug"
 // fault into ErrFault.
 func touch(data []byte, pageSize int) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if e := recover(); e != nil {
-			if _, isFault := e.(interface{ Addr() uintptr }); !isFault {
-				panic(e)
-			}
-			err = ErrFault
-		}
-	}()
+	defer recoverFault(&err, "a page of the mapping")
 	var sum byte
 	for i := 0; i < len(data); i += pageSize {
 		sum += data[i]
