@@ -40,7 +40,7 @@ func SetHashFirst(on bool) (restore func()) {
 	was := hashFirstBlocks
 	hashFirstBlocks = ^uint64(0)
 	if on {
-		hashFirstBlocks = 0
+		hashFirstBlocks = 1
 	}
 	return func() { hashFirstBlocks = was }
 }

@@ -78,9 +78,9 @@ const (
 
 // Has reports whether key is present. It tests the filter first (§3.1;
 // for a filter too large for the cache, it asks for the key's filter
-// block and bucket before reading either: locateHashFirst), and for a key that passes reads
-// the key's first bucket
-// and, only if that bucket is full, its second (format.md §4), then the
+// block and bucket before reading either: locateHashFirst), and for a
+// key that passes reads the key's first bucket and, only if that bucket
+// is full, its second (format.md §4), then the
 // key data at the slots whose tag and length field match (for a key of
 // LongKey bytes or more, through its ordinal: ordinalAt). Where the
 // processor has AVX-512 it hashes and scans in vector registers
@@ -117,7 +117,7 @@ func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
 
 // locate returns the slot holding key, and whether there is one.
 func (v *View) locate(key []byte) (slot uint64, ok bool) {
-	if v.nfilter != 0 && v.nfilter >= hashFirstBlocks && !useProbe {
+	if v.nfilter >= hashFirstBlocks && !useProbe { // hashFirstBlocks ≥ 1: only files with a filter
 		return v.locateHashFirst(key)
 	}
 	if !v.mayHave(key) {
@@ -132,7 +132,8 @@ func (v *View) locate(key []byte) (slot uint64, ok bool) {
 // hashFirstBlocks is the size of filter, in blocks, from which locate
 // hashes a key and asks for its first bucket before it tests the filter
 // (locateHashFirst): 4 MiB, the filter of about 5.6 million keys at the
-// default 6 bits a key.
+// default 6 bits a key. It is at least 1, so files without a filter
+// never take that path.
 var hashFirstBlocks uint64 = 4 << 20 / FilterBlockSize
 
 // locateHashFirst is locate for a file whose filter is larger than a
