@@ -58,7 +58,13 @@ func goldenHashKey() *index.HashKey {
 // buildGolden builds the example set with keys added in the given order.
 func buildGolden(t *testing.T, keys []string) []byte {
 	t.Helper()
-	b, err := builder.New(builder.Options{HashKey: goldenHashKey()})
+	return buildWith(t, builder.Options{HashKey: goldenHashKey()}, keys)
+}
+
+// buildWith builds keys, added in the given order, with opts.
+func buildWith(t *testing.T, opts builder.Options, keys []string) []byte {
+	t.Helper()
+	b, err := builder.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1331,20 +1337,7 @@ func TestGoldenByHandFilter(t *testing.T) {
 		option, bits int     // Options.FilterBitsPerKey and the bits per key it means
 		maxRate      float64 // most of the absent keys that may pass
 	}{{0, 6, 0.10}, {6, 6, 0.10}, {16, 16, 0.01}, {1, 1, 0.95}, {-1, 0, 1}} {
-		b, err := builder.New(builder.Options{HashKey: goldenHashKey(), FilterBitsPerKey: c.option})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			if err := b.AddString(k); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var buf bytes.Buffer
-		if _, err := b.WriteTo(&buf); err != nil {
-			t.Fatal(err)
-		}
-		hf := readByHand(t, buf.Bytes())
+		hf := readByHand(t, buildWith(t, builder.Options{HashKey: goldenHashKey(), FilterBitsPerKey: c.option}, keys))
 		n := uint64(len(keys))
 		if want := (n*uint64(c.bits) + 511) / 512; hf.filterBlocks != want || hf.filter.size != 64*want {
 			t.Errorf("FilterBitsPerKey %d: %d filter blocks, a section of %d bytes; want ⌈%d × %d / 512⌉ = %d blocks", c.option, hf.filterBlocks, hf.filter.size, n, c.bits, want)
