@@ -70,10 +70,10 @@ func (v *View) filterGroup(keys [][]byte, present []bool) {
 	n := 0
 	for i := range keys {
 		present[i] = false
-		if v.filterHas(fh[i]) {
-			passed[n], at[n] = keys[i], uint8(i)
-			n++
-		}
+		// Without a branch: with hits and misses mixed, whether a key
+		// passes is as good as random, and a branch on it mispredicted.
+		passed[n], at[n] = keys[i], uint8(i)
+		n += b2i(v.filterHas(fh[i]))
 	}
 	v.findGroup(passed[:n], got[:n])
 	for j := range n {
@@ -171,4 +171,12 @@ func (v *View) scanMatch(b, m uint64) (uint64, scanResult) {
 		}
 	}
 	return 0, full
+}
+
+// b2i returns 1 for true and 0 for false, without a branch.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
