@@ -40,6 +40,16 @@ func NewView(data []byte, file string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	return NewViewOf(data, h, file)
+}
+
+// NewViewOf is NewView for a file whose header h the caller has parsed
+// (ParseHeader) from a copy of its first HeaderSize bytes: it checks h
+// against len(data) and the sections (format.md §6.3) without reading
+// data. reader.Open reads the header with a read call before it maps the
+// file, so that opening a file does not fault in a page of the mapping
+// (which costs more the larger the file: see reader.Open).
+func NewViewOf(data []byte, h Header, file string) (View, error) {
 	l, err := h.Layout(uint64(len(data)), file)
 	if err != nil {
 		return View{}, err
