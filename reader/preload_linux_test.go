@@ -157,3 +157,25 @@ func TestHandlePreload(t *testing.T) {
 		h.Close()
 	}
 }
+
+// TestOpenMapsNoPage checks that Open reads the header without touching
+// the mapping (it reads it with a read call), so that opening a file costs
+// no page fault, whatever its size; the first lookup maps what it reads.
+func TestOpenMapsNoPage(t *testing.T) {
+	path := preloadFile(t, 50_000)
+	r, err := reader.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	data := r.View().Data()
+	if mapped := mappedBytes(t, data); mapped != 0 {
+		t.Errorf("%d bytes of the mapping mapped after Open, want 0", mapped)
+	}
+	if !r.ContainsString("preload-key-00000007") {
+		t.Fatal("a key of the file not found")
+	}
+	if mapped := mappedBytes(t, data); mapped == 0 {
+		t.Error("nothing mapped after a lookup: the test cannot see pages being mapped")
+	}
+}
