@@ -45,7 +45,9 @@ type Reader struct {
 // Open maps the file at path and checks its header in O(1): the magic
 // (index.ErrNotIndex), the version and flags (index.ErrVersion), the header
 // checksum and that the sections fit the file exactly (index.ErrCorrupt).
-// It does not read the sections; Verify does.
+// It reads the header with a read call and does not touch the mapping, so
+// its cost does not depend on the file's size; it does not read the
+// sections: lookups read what they need, and Verify reads everything.
 func Open(path string) (*Reader, error) {
 	r, _, err := open(path)
 	return r, err
