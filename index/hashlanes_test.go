@@ -2,7 +2,6 @@ package index_test
 
 import (
 	"cmp"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -10,22 +9,6 @@ import (
 	"github.com/dchest/siphash"
 	"github.com/stru-index/stru/index"
 )
-
-// vectorPaths runs test once with a vector code path turned on and once
-// with it off, through set (index.SetProbe), skipping the first on a
-// machine that lacks the code. lacking says what runs instead.
-func vectorPaths(t *testing.T, set func(on bool) (bool, func()), lacking string, test func(t *testing.T)) {
-	for _, vector := range []bool{true, false} {
-		t.Run(fmt.Sprintf("vector=%v", vector), func(t *testing.T) {
-			available, restore := set(vector)
-			defer restore()
-			if vector && !available {
-				t.Skip(lacking)
-			}
-			test(t)
-		})
-	}
-}
 
 // lanePaths runs test with each of HashLanes's vector codes, and without
 // (lanes=none), skipping the codes this machine lacks.

@@ -150,11 +150,10 @@ func randomKeys(rng *rand.Rand, n int) []string {
 // sources is what buildSources makes: readers of one database at three
 // moments, with the keys each should hold.
 type sources struct {
-	db, snap, checkpoint          pebble.Reader
-	dbKeys, snapKeys, checkpKeys  model
-	universe                      map[string]bool
-	dbDir, checkpointDir          string
-	snapshotTaken, checkpointMade int // keys written before each, for messages
+	db, snap, checkpoint         pebble.Reader
+	dbKeys, snapKeys, checkpKeys model
+	universe                     map[string]bool
+	dbDir, checkpointDir         string
 }
 
 // buildSources writes, overwrites, deletes and range-deletes keys in a new
