@@ -22,17 +22,19 @@ import (
 	"github.com/stru-index/stru/reader"
 )
 
-// idxbuild is the path of the binary under test, and idxquery that of
-// the reader the crash tests run while idxbuild replaces its file.
-var idxbuild, idxquery string
+// idxbuild is the path of the binary under test, idxquery that of the
+// reader the crash tests run while idxbuild replaces its file, and keygen
+// that of the key generator format.md §10.6 uses.
+var idxbuild, idxquery, keygen string
 
 func TestMain(m *testing.M) {
-	dir, err := clitest.Build("github.com/stru-index/stru/cmd/idxbuild", "github.com/stru-index/stru/cmd/idxquery")
+	dir, err := clitest.Build("github.com/stru-index/stru/cmd/idxbuild", "github.com/stru-index/stru/cmd/idxquery",
+		"github.com/stru-index/stru/builder/internal/keygen")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	idxbuild, idxquery = filepath.Join(dir, "idxbuild"), filepath.Join(dir, "idxquery")
+	idxbuild, idxquery, keygen = filepath.Join(dir, "idxbuild"), filepath.Join(dir, "idxquery"), filepath.Join(dir, "keygen")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
