@@ -27,7 +27,6 @@ import (
 	"io/fs"
 	"iter"
 	"os"
-	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -109,7 +108,10 @@ func FromBytes(data []byte) (*Reader, error) {
 // Close releases the file. It is idempotent and safe to call while other
 // goroutines use the Reader: afterwards lookups return false, Len returns 0
 // and slices returned by Key read as zeros. The addresses stay reserved
-// until the Reader is garbage collected.
+// until the Reader is garbage collected; so that closed Readers cannot
+// pile up until the process runs out of addresses or mappings, Close
+// starts a collection in the background after every 4096 of them, or 4
+// TiB, that wait for one.
 func (r *Reader) Close() error {
 	if r.closed.Swap(true) || r.m == nil {
 		return nil
@@ -118,7 +120,7 @@ func (r *Reader) Close() error {
 		// Keep the file mapped rather than risk faults in running lookups.
 		return err
 	}
-	runtime.AddCleanup(r, func(m *mapping) { m.release() }, r.m)
+	releaseWhenCollected(r, r.m)
 	return nil
 }
 

@@ -1,0 +1,87 @@
+//go:build unix
+
+package reader
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// A closed Reader keeps its addresses reserved, as zero pages, until it is
+// garbage collected (Close), so that a lookup still running never faults.
+// The collector does not see those addresses: a process with a large heap
+// and few allocations can close Readers for minutes between two
+// collections, and the retired mappings pile up until mmap fails with
+// ENOMEM, for lack of address space (128 TiB holds some 25 000 retired
+// 5 GB files) or of mappings (Linux allows a process 65 530 by default,
+// vm.max_map_count). So Close counts the mappings and bytes it retires,
+// and starts a collection in the background when either has grown by a
+// step since the last collection it started (or since releases brought it
+// lower); the collection releases the Readers nothing references any more.
+// What is retired while a collection runs survives it, so up to about two
+// steps can be waiting at a time.
+var (
+	retiredMappings = pileup{step: 4096}
+	retiredBytes    = pileup{step: 4 << 40} // 4 TiB
+	collecting      atomic.Bool             // a collection started by collectRetired is running
+)
+
+// releaseWhenCollected releases m, which Close has retired, once r is
+// garbage collected, and starts a collection if retired mappings have
+// piled up.
+func releaseWhenCollected(r *Reader, m *mapping) {
+	size := int64(m.size)
+	runtime.AddCleanup(r, func(m *mapping) {
+		m.release()
+		retiredMappings.remove(1)
+		retiredBytes.remove(size)
+	}, m)
+	retiredMappings.add(1)
+	retiredBytes.add(size)
+	collectRetired()
+}
+
+// collectRetired starts a collection if retired mappings have piled up and
+// none is running. A running one calls it again when it ends, so that
+// what was retired while it ran is looked at too.
+func collectRetired() {
+	if !retiredMappings.over() && !retiredBytes.over() || !collecting.CompareAndSwap(false, true) {
+		return
+	}
+	retiredMappings.mark()
+	retiredBytes.mark()
+	go func() {
+		runtime.GC()
+		collecting.Store(false)
+		collectRetired()
+	}()
+}
+
+// A pileup counts what has been retired and not yet released, and says
+// when the count is a step or more above its base: the count when it was
+// last marked, or the lowest count since, whichever is lower.
+type pileup struct {
+	n, base atomic.Int64
+	step    int64
+}
+
+// add adds d to the count.
+func (p *pileup) add(d int64) { p.n.Add(d) }
+
+// over reports whether the count is step or more above the base.
+func (p *pileup) over() bool { return p.n.Load()-p.base.Load() >= p.step }
+
+// mark sets the base to the count.
+func (p *pileup) mark() { p.base.Store(p.n.Load()) }
+
+// remove takes d from the count, and lowers the base to the count if it
+// was above it.
+func (p *pileup) remove(d int64) {
+	n := p.n.Add(-d)
+	for {
+		b := p.base.Load()
+		if b <= n || p.base.CompareAndSwap(b, n) {
+			return
+		}
+	}
+}

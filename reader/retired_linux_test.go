@@ -1,0 +1,57 @@
+package reader_test
+
+import (
+	"bytes"
+	"os"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"github.com/stru-index/stru/builder"
+	"github.com/stru-index/stru/reader"
+)
+
+// mapCount returns the number of mappings the process has, from
+// /proc/self/maps.
+func mapCount(t *testing.T) int {
+	t.Helper()
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(maps, []byte("\n"))
+}
+
+// TestClosedReadersCollected opens and closes an index in a loop with the
+// garbage collector off, as in a process whose heap barely grows: the
+// mappings Close retires must not pile up until mmap fails (Linux allows
+// 65 530 by default) but be released, because Close starts a collection
+// each time a step more of them are waiting for one. Those retired while
+// a collection runs survive it, so up to two steps may be left waiting.
+func TestClosedReadersCollected(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	path := writeTemp(t, "small.stru", buildIndex(t, [][]byte{[]byte("a"), []byte("b")}, builder.Options{}))
+	pending0, step := reader.RetiredMappings()
+	maps0 := mapCount(t)
+	closes := 6*step + step/2
+	for range closes {
+		r, err := reader.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+	}
+	// The collections run in the background, and the released mappings'
+	// cleanups after them.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if pending, _ := reader.RetiredMappings(); pending <= pending0+2*step {
+			break
+		}
+	}
+	if pending, _ := reader.RetiredMappings(); pending > pending0+2*step {
+		t.Errorf("after %d Open and Close, %d retired mappings wait for a collection (%d before); want at most %d more", closes, pending, pending0, 2*step)
+	}
+	if maps := mapCount(t); int64(maps) > int64(maps0)+2*step+64 {
+		t.Errorf("after %d Open and Close, the process has %d mappings (%d before)", closes, maps, maps0)
+	}
+}
