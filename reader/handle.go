@@ -22,7 +22,10 @@ import (
 // old Reader is never closed by the Handle, and is unmapped when it becomes
 // unreachable. Lookups therefore cost nothing beyond a Reader's (one
 // atomic pointer load, no shared counter), and a lookup that started on
-// the old file finishes on it.
+// the old file finishes on it. So that a replaced file, usually deleted by
+// the rename that replaced it, does not hold its disk space until the
+// collector happens to run, each reload starts a collection in the
+// background.
 //
 // A Handle is safe for concurrent use.
 type Handle struct {
@@ -110,7 +113,9 @@ func (h *Handle) reloadLocked() error {
 		// Unmap the file once no goroutine holds r any more.
 		runtime.AddCleanup(r, func(m *mapping) { m.release() }, r.m)
 	}
-	h.current.Store(r)
+	if old := h.current.Swap(r); old != nil && old.m != nil {
+		collectReplaced(old)
+	}
 	h.stamp = stamp
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,6 +150,42 @@ func TestHandleReloadUnderLoad(t *testing.T) {
 			t.Fatalf("%d mappings of the index remain after 100 reloads, want 1", n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHandleReloadUnmapsWithoutGC republishes the index 20 times with the
+// garbage collector off, as in a process whose heap barely grows, and no
+// goroutine holding the replaced Readers: each reload starts a collection
+// itself, so the replaced files, which the renames deleted, are unmapped
+// without anyone calling runtime.GC.
+func TestHandleReloadUnmapsWithoutGC(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts mappings through /proc/self/maps")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "set.stru")
+	publish(t, path, versionKeys("A"))
+	h, err := reader.OpenHandle(path, reader.HandleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for i := range 20 {
+		publish(t, path, versionKeys(fmt.Sprint(i)))
+		if err := h.Reload(); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for mappingsOf(t, dir) > 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := mappingsOf(t, dir); n > 1 {
+		t.Fatalf("%d mappings of the index remain 10 s after 20 reloads with the collector off, want 1", n)
+	}
+	if !h.ContainsString("19-0000") {
+		t.Error("the handle does not serve the last version")
 	}
 }
 

@@ -20,10 +20,16 @@ import (
 // lower); the collection releases the Readers nothing references any more.
 // What is retired while a collection runs survives it, so up to about two
 // steps can be waiting at a time.
+//
+// A Handle's replaced Readers are not closed but left to the collector too
+// (Handle), and each still maps its file, which its publisher has usually
+// deleted by renaming a new one over it: the disk space and page cache
+// stay held until a collection. So every replacement starts one.
 var (
 	retiredMappings = pileup{step: 4096}
 	retiredBytes    = pileup{step: 4 << 40} // 4 TiB
-	collecting      atomic.Bool             // a collection started by collectRetired is running
+	replacedReaders = pileup{step: 1}
+	collecting      atomic.Bool // a collection started by collectRetired is running
 )
 
 // releaseWhenCollected releases m, which Close has retired, once r is
@@ -41,15 +47,25 @@ func releaseWhenCollected(r *Reader, m *mapping) {
 	collectRetired()
 }
 
-// collectRetired starts a collection if retired mappings have piled up and
-// none is running. A running one calls it again when it ends, so that
+// collectReplaced counts r, a Reader a Handle has replaced, until it is
+// collected, and starts a collection, so that its file is unmapped soon
+// after no goroutine holds r any more.
+func collectReplaced(r *Reader) {
+	runtime.AddCleanup(r, func(struct{}) { replacedReaders.remove(1) }, struct{}{})
+	replacedReaders.add(1)
+	collectRetired()
+}
+
+// collectRetired starts a collection if retired mappings have piled up, or
+// a Handle has replaced a Reader, since the last one, and none is running. A running one calls it again when it ends, so that
 // what was retired while it ran is looked at too.
 func collectRetired() {
-	if !retiredMappings.over() && !retiredBytes.over() || !collecting.CompareAndSwap(false, true) {
+	if !retiredMappings.over() && !retiredBytes.over() && !replacedReaders.over() || !collecting.CompareAndSwap(false, true) {
 		return
 	}
 	retiredMappings.mark()
 	retiredBytes.mark()
+	replacedReaders.mark()
 	go func() {
 		runtime.GC()
 		collecting.Store(false)
