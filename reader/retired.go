@@ -29,7 +29,7 @@ var (
 	retiredMappings = pileup{step: 4096}
 	retiredBytes    = pileup{step: 4 << 40} // 4 TiB
 	replacedReaders = pileup{step: 1}
-	collecting      atomic.Bool // a collection started by collectRetired is running
+	collecting      atomic.Bool // a collection started by collectPiledUp is running
 )
 
 // releaseWhenCollected releases m, which Close has retired, once r is
@@ -44,7 +44,7 @@ func releaseWhenCollected(r *Reader, m *mapping) {
 	}, m)
 	retiredMappings.add(1)
 	retiredBytes.add(size)
-	collectRetired()
+	collectPiledUp()
 }
 
 // collectReplaced counts r, a Reader a Handle has replaced, until it is
@@ -53,13 +53,14 @@ func releaseWhenCollected(r *Reader, m *mapping) {
 func collectReplaced(r *Reader) {
 	runtime.AddCleanup(r, func(struct{}) { replacedReaders.remove(1) }, struct{}{})
 	replacedReaders.add(1)
-	collectRetired()
+	collectPiledUp()
 }
 
-// collectRetired starts a collection if retired mappings have piled up, or
-// a Handle has replaced a Reader, since the last one, and none is running. A running one calls it again when it ends, so that
-// what was retired while it ran is looked at too.
-func collectRetired() {
+// collectPiledUp starts a collection if retired mappings have piled up, or
+// a Handle has replaced a Reader, since the last one, and none is running.
+// A running one calls it again when it ends, so that what was retired or
+// replaced while it ran is looked at too.
+func collectPiledUp() {
 	if !retiredMappings.over() && !retiredBytes.over() && !replacedReaders.over() || !collecting.CompareAndSwap(false, true) {
 		return
 	}
@@ -69,7 +70,7 @@ func collectRetired() {
 	go func() {
 		runtime.GC()
 		collecting.Store(false)
-		collectRetired()
+		collectPiledUp()
 	}()
 }
 
