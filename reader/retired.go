@@ -36,14 +36,13 @@ var (
 // garbage collected, and starts a collection if retired mappings have
 // piled up.
 func releaseWhenCollected(r *Reader, m *mapping) {
-	size := int64(m.size)
-	runtime.AddCleanup(r, func(m *mapping) {
+	runtime.AddCleanup(r, func(m *mapping) { // capturing nothing, so that Close allocates no closure
 		m.release()
 		retiredMappings.remove(1)
-		retiredBytes.remove(size)
+		retiredBytes.remove(int64(m.size))
 	}, m)
 	retiredMappings.add(1)
-	retiredBytes.add(size)
+	retiredBytes.add(int64(m.size))
 	collectPiledUp()
 }
 
