@@ -44,6 +44,21 @@ func publish(t testing.TB, path string, keys []string) {
 	}
 }
 
+// publishedHandle publishes version A of the index (versionKeys) at
+// set.stru in a new directory and returns a Handle serving it, the
+// directory and the path.
+func publishedHandle(t *testing.T) (h *reader.Handle, dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "set.stru")
+	publish(t, path, versionKeys("A"))
+	h, err := reader.OpenHandle(path, reader.HandleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, dir, path
+}
+
 // mappingsOf counts the lines of /proc/self/maps that map a file in dir.
 func mappingsOf(t testing.TB, dir string) int {
 	t.Helper()
@@ -70,14 +85,8 @@ func TestHandleReloadUnderLoad(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("counts mappings through /proc/self/maps")
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "set.stru")
 	versions := map[string][]string{"A": versionKeys("A"), "B": versionKeys("B")}
-	publish(t, path, versions["A"])
-	h, err := reader.OpenHandle(path, reader.HandleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, dir, path := publishedHandle(t)
 	defer h.Close()
 
 	var stop atomic.Bool
@@ -163,13 +172,7 @@ func TestHandleReloadUnmapsWithoutGC(t *testing.T) {
 		t.Skip("counts mappings through /proc/self/maps")
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	dir := t.TempDir()
-	path := filepath.Join(dir, "set.stru")
-	publish(t, path, versionKeys("A"))
-	h, err := reader.OpenHandle(path, reader.HandleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, dir, path := publishedHandle(t)
 	defer h.Close()
 	for i := range 20 {
 		publish(t, path, versionKeys(fmt.Sprint(i)))
@@ -193,13 +196,7 @@ func TestHandleReloadUnmapsWithoutGC(t *testing.T) {
 // foreign file at the path leaves the current index serving and returns
 // the error.
 func TestHandleReloadFailureKeepsServing(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "set.stru")
-	publish(t, path, versionKeys("A"))
-	h, err := reader.OpenHandle(path, reader.HandleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _, path := publishedHandle(t)
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -254,13 +251,7 @@ func TestHandleReloadFailureKeepsServing(t *testing.T) {
 
 // TestHandleWatch checks that Watch picks up a published file by itself.
 func TestHandleWatch(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "set.stru")
-	publish(t, path, versionKeys("A"))
-	h, err := reader.OpenHandle(path, reader.HandleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _, path := publishedHandle(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go h.Watch(ctx, 5*time.Millisecond, func(err error) { t.Errorf("watch: %v", err) })
