@@ -44,7 +44,8 @@ each as it goes, in constant memory, so it can filter a stream of any length:
 
 Input lines follow idxbuild's rules: one "\r" just before the newline is
 removed (CRLF input works), an empty line is the empty key, the last line
-need not end with a newline, and a key longer than 65535 bytes is an error.
+need not end with a newline, and a key longer than 65535 bytes is an error
+(on standard input as among the KEY arguments).
 
   --present    print only the keys that are present, bare, one per line
   --absent     print only the keys that are absent, bare, one per line
@@ -80,13 +81,15 @@ Inspection:
                each an object {"offset", "size", "padding"} in bytes
   --verify     read the whole file and check every checksum and invariant;
                print "FILE: ok" and exit 0, or print what failed on
-               standard error and exit 1
+               standard error and exit 1, also when the damage stops FILE
+               from opening (a truncated file, a damaged header)
   --list       print every key in ascending byte order, one per line
   --prefix P   with --list: print only the keys that begin with P
 
 Flags must come before FILE; everything after FILE is a KEY, even if it
-begins with "-". Errors (a missing file, not a STRU file, a corrupt header,
-bad usage) are one line on standard error and exit status 2.
+begins with "-". Errors (a missing file, not a STRU file, a corrupt file
+other than under --verify, bad usage) are one line on standard error and
+exit status 2.
 `
 
 // Exit statuses.
@@ -210,6 +213,11 @@ func parseArgs(args []string) (*config, error) {
 		return nil, fmt.Errorf("%s takes one FILE, got %d arguments", modes[0], fs.NArg())
 	}
 	cfg.file, cfg.keys = fs.Arg(0), fs.Args()[1:]
+	for i, k := range cfg.keys {
+		if len(k) > index.MaxKeyLen {
+			return nil, fmt.Errorf("KEY %d is %d bytes long, more than the maximum of %d", i+1, len(k), index.MaxKeyLen)
+		}
+	}
 	return cfg, nil
 }
 
@@ -218,6 +226,11 @@ func parseArgs(args []string) (*config, error) {
 func execute(cfg *config, stdin io.Reader, out *bufio.Writer) (int, error) {
 	r, err := reader.Open(cfg.file)
 	if err != nil {
+		if cfg.mode == modeVerify && errors.Is(err, index.ErrCorrupt) {
+			// Damage found on opening (a truncated file, a damaged
+			// header) fails the verification as damage anywhere else does.
+			return exitAbsent, &statusError{exitAbsent, err}
+		}
 		return exitError, err
 	}
 	defer r.Close()

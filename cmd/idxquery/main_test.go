@@ -121,6 +121,7 @@ func TestKeyArguments(t *testing.T) {
 		{name: "--absent all present", flags: []string{"--absent"}, keys: []string{"apple"}, want: ""},
 		{name: "-0 output", flags: []string{"-0"}, keys: []string{"apple", "applx"}, want: "present\tapple\x00absent\tapplx\x00", wantCode: 1},
 		{name: "--preload", flags: []string{"--preload"}, keys: []string{"apple", "applx", "zoo"}, want: "present\tapple\nabsent\tapplx\npresent\tzoo\n", wantCode: 1},
+		{name: "longest key allowed", flags: []string{"--present"}, keys: []string{"apple", strings.Repeat("k", index.MaxKeyLen)}, want: "apple\n", wantCode: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,11 +224,13 @@ func TestErrors(t *testing.T) {
 		{"empty file", []string{"--info", empty}, "not a STRU index file"},
 		{"directory", []string{"--list", dir}, "not a regular file"},
 		{"truncated", []string{truncated, "apple"}, "corrupt STRU file"},
-		{"damaged header", []string{"--verify", badHeader}, "corrupt STRU file"},
+		{"damaged header", []string{badHeader, "apple"}, "corrupt STRU file"},
+		{"KEY too long", []string{wordsIndex, "apple", strings.Repeat("k", index.MaxKeyLen+1)}, fmt.Sprintf("KEY 2 is %d bytes long, more than the maximum of %d", index.MaxKeyLen+1, index.MaxKeyLen)},
 		{"newer version", []string{newer, "apple"}, fmt.Sprintf("unsupported STRU file: header at offset 0x4: format version %d ", index.Version+1)},
 		{"version 1", []string{version1, "apple"}, "unsupported STRU file: header at offset 0x4: format version 1 "},
 		{"version 1, header checksum recomputed", []string{"--info", version1Sealed}, "unsupported STRU file: header at offset 0x4: format version 1 "},
 		{"version 1 --verify", []string{"--verify", version1Sealed}, "unsupported STRU file"},
+		{"not a STRU file --verify", []string{"--verify", wordsFile}, "not a STRU index file"},
 		{"missing FILE", []string{}, "missing FILE"},
 		{"unknown flag", []string{"--bogus", wordsIndex}, "-bogus"},
 		{"--present and --absent", []string{"--present", "--absent", wordsIndex}, "--present and --absent"},
@@ -584,6 +587,41 @@ func TestVerify(t *testing.T) {
 				if res := clitest.Run(t, nil, idxquery, args...); res.Code != 0 || res.Stderr != "" {
 					t.Errorf("%q on the damaged file: exit %d, stderr:\n%s", args, res.Code, res.Stderr)
 				}
+			}
+		})
+	}
+}
+
+// TestVerifyUnopenable checks that --verify reports damage that stops
+// the file from opening as a failed verification (exit 1), like damage
+// found by reading the whole file, not as an error (exit 2).
+func TestVerifyUnopenable(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		damage func(data []byte) []byte
+		want   string // what the error names
+	}{
+		{"truncated", func(d []byte) []byte { return d[:len(d)-64] }, "file at offset"},
+		{"truncated into the header", func(d []byte) []byte { return d[:index.HeaderSize-1] }, "header"},
+		{"key count changed", func(d []byte) []byte { d[24] ^= 1; return d }, "header at offset"},
+		{"header checksum changed", func(d []byte) []byte { d[index.HeaderSize-1] ^= 1; return d }, "checksum"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path, data := copyIndex(t)
+			if err := os.WriteFile(path, tt.damage(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res := clitest.Run(t, nil, idxquery, "--verify", path)
+			if res.Code != 1 || res.Stdout != "" {
+				t.Errorf("exit %d, stdout %q; want 1 and nothing", res.Code, res.Stdout)
+			}
+			line := clitest.OneLineError(t, res.Stderr, "idxquery: "+path+": verification failed: corrupt STRU file: ")
+			if !strings.Contains(line, tt.want) {
+				t.Errorf("error %q does not contain %q", line, tt.want)
+			}
+			// A query on the same file is an error, as before.
+			if res := clitest.Run(t, nil, idxquery, path, "apple"); res.Code != 2 {
+				t.Errorf("query: exit %d, want 2", res.Code)
 			}
 		})
 	}
