@@ -2,6 +2,7 @@ package builder
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -520,24 +521,46 @@ func TestWriteFileMissingDir(t *testing.T) {
 	}
 }
 
-// TestWriteFileRenameFails writes over a directory, so that the final
-// rename fails: the directory is untouched and the temporary file removed.
-func TestWriteFileRenameFails(t *testing.T) {
+// TestWriteFileBadDestination gives WriteFile and NewSortedWriter paths
+// that cannot be published: a directory, which the final rename could not
+// replace, and a path whose directory is not one. Both fail before any
+// work, saying why, and leave everything as it was.
+func TestWriteFileBadDestination(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "taken")
-	if err := os.MkdirAll(filepath.Join(path, "inside"), 0o755); err != nil {
+	taken := filepath.Join(dir, "taken")
+	if err := os.MkdirAll(filepath.Join(taken, "inside"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b := mustNew(t, Options{})
-	b.AddString("k")
-	if err := b.WriteFile(path); err == nil {
-		t.Fatal("WriteFile over a non-empty directory succeeded")
+	empty := filepath.Join(dir, "empty")
+	plain := filepath.Join(dir, "plain")
+	if err := errors.Join(os.Mkdir(empty, 0o755), os.WriteFile(plain, []byte("x"), 0o644)); err != nil {
+		t.Fatal(err)
 	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{"taken"}) {
-		t.Errorf("directory holds %q after the failed WriteFile, want only [taken]", names)
-	}
-	if names := dirNames(t, path); !slices.Equal(names, []string{"inside"}) {
-		t.Errorf("the destination directory now holds %q", names)
+	for _, tt := range []struct {
+		path, want string
+	}{
+		{taken, "it is a directory"},
+		{empty, "it is a directory"},
+		{taken + "/", "it is a directory"}, // would otherwise write its temporary file inside
+		{filepath.Join(plain, "x.stru"), plain + " is not a directory"},
+	} {
+		t.Run(strings.TrimPrefix(tt.path, dir), func(t *testing.T) {
+			b := mustNew(t, Options{})
+			b.AddString("k")
+			err := b.WriteFile(tt.path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("WriteFile: %v; want an error naming %s and saying %q", err, tt.path, tt.want)
+			}
+			_, err = NewSortedWriter(context.Background(), tt.path, Options{TempDir: t.TempDir()})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewSortedWriter: %v; want an error saying %q", err, tt.want)
+			}
+			for d, want := range map[string][]string{dir: {"empty", "plain", "taken"}, taken: {"inside"}, empty: nil} {
+				if names := dirNames(t, d); !slices.Equal(names, want) {
+					t.Errorf("%s holds %q, want %q", d, names, want)
+				}
+			}
+		})
 	}
 }
 

@@ -16,6 +16,9 @@ func (b *Builder) WriteFile(path string) error {
 
 // WriteFileContext writes the index to path atomically. In order, it
 //
+//  0. checks that path does not name a directory and that path's
+//     directory exists, so that a build bound to fail at step 6 or 2
+//     fails before its work;
 //  1. sorts and places the keys, with nothing on disk yet;
 //  2. creates a temporary file named ".BASE.tmp-" and digits, where BASE is
 //     path's base name, in path's directory, with mode 0644;
@@ -46,7 +49,31 @@ func (b *Builder) WriteFile(path string) error {
 // an out-of-memory kill), the temporary file stays behind; nothing ever
 // reads it, and it can be removed.
 func (b *Builder) WriteFileContext(ctx context.Context, path string) error {
+	if err := CheckDestination(path); err != nil {
+		return err
+	}
 	return b.publish(ctx, osFS{}, path)
+}
+
+// CheckDestination returns the error that WriteFileContext would return
+// at its step 0 for path: path names a directory, which the final rename
+// cannot replace, or path's directory is missing or not a directory, where
+// the temporary file cannot be created. A program that gathers its keys
+// for a long time (idxbuild reading its input) can call it first, to fail
+// before that work rather than after it.
+func CheckDestination(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("stru: writing %s: it is a directory", path)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("stru: writing %s: %w", path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("stru: writing %s: %s is not a directory", path, dir)
+	}
+	return nil
 }
 
 // publish is WriteFileContext with the file system fsys, which is osFS

@@ -50,10 +50,15 @@ type SortedWriter struct {
 // directory. Options.MemoryBudget bounds the memory used to place the keys
 // in the hash table, and so the number of passes over temporary files
 // (see the package documentation). ctx cancels the build: Add and Close
-// then return ctx's error.
+// then return ctx's error. It fails at once, as WriteFileContext does
+// before its work, if path names a directory or its directory does not
+// exist.
 func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWriter, error) {
 	set, err := opts.resolve()
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckDestination(path); err != nil {
 		return nil, err
 	}
 	dir, err := newScratch(set.tempDirFor(path))

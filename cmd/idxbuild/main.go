@@ -297,6 +297,11 @@ func build(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Writer, 
 	if err := cfg.checkTempDir(); err != nil {
 		return err
 	}
+	// Before reading any key: WriteFile checks OUT too, but only once
+	// every key has been read.
+	if err := builder.CheckDestination(cfg.out); err != nil {
+		return withoutPrefix{err}
+	}
 	if cfg.pebble.dir != "" {
 		return buildPebble(ctx, cfg, stderr, startWriting)
 	}

@@ -393,16 +393,45 @@ func TestFailure(t *testing.T) {
 	}
 }
 
-// TestWriteFailure checks a build that fails while writing OUT: its
-// directory does not exist.
-func TestWriteFailure(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "no-such-dir", "out.stru")
-	res := clitest.Run(t, strings.NewReader("a\n"), idxbuild, "-o", out)
-	if res.Code != 1 {
-		t.Errorf("exit %d, want 1", res.Code)
+// TestBadOutput checks builds whose OUT cannot be written: they fail
+// before reading any key (the input's over-long key would otherwise be the
+// error), with exit status 1 and one line naming OUT, and change nothing.
+func TestBadOutput(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "plain", "x")
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if line := clitest.OneLineError(t, res.Stderr, "idxbuild: "); !strings.Contains(line, "no-such-dir") {
-		t.Errorf("error %q does not name the directory", line)
+	stdin := "a\n" + strings.Repeat("x", index.MaxKeyLen+1) + "\n"
+	for _, tt := range []struct {
+		out, want string // OUT, inside dir; what the error says
+	}{
+		{"no-such-dir/out.stru", "no such file or directory"},
+		{"sub", "it is a directory"},
+		{"sub/", "it is a directory"},
+		{"plain/out.stru", "is not a directory"},
+	} {
+		for _, flags := range [][]string{nil, {"--sorted"}} {
+			t.Run(fmt.Sprintf("%s %q", tt.out, flags), func(t *testing.T) {
+				out := filepath.Join(dir, tt.out)
+				if strings.HasSuffix(tt.out, "/") {
+					out += "/"
+				}
+				res := clitest.Run(t, strings.NewReader(stdin), idxbuild, append(flags, "-o", out)...)
+				if res.Code != 1 {
+					t.Errorf("exit %d, want 1", res.Code)
+				}
+				line := clitest.OneLineError(t, res.Stderr, "idxbuild: writing "+out+": ")
+				if !strings.Contains(line, tt.want) {
+					t.Errorf("error %q does not say %q", line, tt.want)
+				}
+				for _, d := range []string{dir, filepath.Join(dir, "sub")} {
+					if names, _ := os.ReadDir(d); len(names) != map[string]int{dir: 2}[d] {
+						t.Errorf("%s holds %v", d, names)
+					}
+				}
+			})
+		}
 	}
 }
 
