@@ -30,7 +30,7 @@ var (
 // ErrNotIndex, ErrVersion or ErrCorrupt.
 type FormatError struct {
 	File    string // path of the file, or "" for bytes in memory
-	Section string // "header", "buckets", "offsets", "lengths", "keys" or "file"
+	Section string // "header", "buckets", "offsets", "lengths", "keys", "filter", or "file" for the file as a whole
 	Off     int64  // byte offset in the file the problem was found at, or -1
 	Msg     string // what was wrong, naming the field
 	Err     error  // the sentinel: ErrNotIndex, ErrVersion or ErrCorrupt

@@ -16,7 +16,7 @@ const (
 	SectionLengths                // Keys × LengthWidth bytes: each key's length
 	SectionKeys                   // KeyBytes bytes: the keys, ascending, concatenated
 	SectionFilter                 // FilterBlocks × 64 bytes: the blocked Bloom filter
-	NumSections
+	NumSections                   // the number of sections; not a section
 )
 
 var sectionNames = [...]string{"header", "buckets", "offsets", "lengths", "keys", "filter"}

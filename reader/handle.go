@@ -3,7 +3,6 @@ package reader
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"sync"
@@ -95,9 +94,11 @@ func (h *Handle) Reload() error {
 }
 
 func (h *Handle) reloadLocked() error {
+	// The errors of Open, Verify and Preload name the file; they are
+	// returned as they are, for OpenHandle as for Reload.
 	r, stamp, err := openStamped(h.path)
 	if err != nil {
-		return fmt.Errorf("stru: reload: %w", err)
+		return err
 	}
 	switch {
 	case h.verify:
@@ -107,7 +108,7 @@ func (h *Handle) reloadLocked() error {
 	}
 	if err != nil {
 		r.Close()
-		return fmt.Errorf("stru: reload: %w", err)
+		return err
 	}
 	if r.m != nil {
 		// Unmap the file once no goroutine holds r any more.

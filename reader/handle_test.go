@@ -235,6 +235,9 @@ func TestHandleReloadFailureKeepsServing(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Reload: %v, want %v", err, tt.wantErr)
 			}
+			if msg := err.Error(); !strings.Contains(msg, path) || strings.Count(strings.ReplaceAll(msg, path, "FILE"), "stru: ") > 1 {
+				t.Errorf("Reload: %q: want the path, and \"stru: \" at most once", msg)
+			}
 			if !h.ContainsString("version-A") || !h.ContainsString("A-0042") {
 				t.Fatal("the handle stopped serving the old index")
 			}

@@ -1,6 +1,9 @@
 package reader
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Preload reads the whole file into memory now, so that lookups do not
 // wait for the disk: a Reader maps its file on demand, and a lookup that
@@ -32,6 +35,9 @@ func (r *Reader) Preload() error {
 		return nil
 	}
 	if err := populate(r.view.Data()); err != nil {
+		if errors.Is(err, ErrFault) { // its message starts with "stru: " already
+			return fmt.Errorf("%w, while preloading %s", err, r.file)
+		}
 		return fmt.Errorf("stru: preloading %s: %w", r.file, err)
 	}
 	return nil

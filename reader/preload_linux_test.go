@@ -129,6 +129,8 @@ func TestPreloadTruncated(t *testing.T) {
 	} {
 		if !errors.Is(err, reader.ErrFault) {
 			t.Errorf("%s of a truncated file: %v, want ErrFault", name, err)
+		} else if msg := err.Error(); name != "touch" && (!strings.Contains(msg, path) || strings.Count(strings.ReplaceAll(msg, path, "FILE"), "stru: ") > 1) {
+			t.Errorf("%s of a truncated file: %q: want the path, and \"stru: \" at most once", name, msg)
 		}
 	}
 }
