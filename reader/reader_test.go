@@ -510,6 +510,7 @@ func TestZeroAllocs(t *testing.T) {
 		r := nr.r
 		hit, miss := sorted[len(sorted)/2], non[0]
 		hitS, missS := string(hit), string(miss)
+		strs, answers := []string{hitS, missS, string(sorted[0])}, make([]bool, 3)
 		sink := 0
 		cases := []struct {
 			name string
@@ -523,6 +524,10 @@ func TestZeroAllocs(t *testing.T) {
 			{"Lookup/miss", func() { o, ok := r.Lookup(miss); sink += o + boolInt(ok) }},
 			{"LookupString/hit", func() { o, ok := r.LookupString(hitS); sink += o + boolInt(ok) }},
 			{"LookupString/miss", func() { o, ok := r.LookupString(missS); sink += o + boolInt(ok) }},
+			{"TryContains/hit", func() { ok, err := r.TryContains(hit); sink += boolInt(ok && err == nil) }},
+			{"TryContains/miss", func() { ok, err := r.TryContains(miss); sink += boolInt(ok || err != nil) }},
+			{"TryLookup/hit", func() { o, ok, err := r.TryLookup(hit); sink += o + boolInt(ok && err == nil) }},
+			{"ContainsStrings", func() { r.ContainsStrings(strs, answers); sink += boolInt(answers[0]) }},
 			{"Key", func() { sink += len(r.Key(7)) }},
 			{"Len", func() { sink += r.Len() }},
 		}
