@@ -123,6 +123,10 @@ func spillCases(rng *rand.Rand) []spillCase {
 		{"long keys", shuffled(long), smallBudget, 0, true, false, 0},
 		{"empty key and prefixes", shuffled(prefixes), smallBudget, 0.5, true, false, 0},
 		{"one key", [][]byte{[]byte("only")}, smallBudget, 0, false, false, 0},
+		// A budget of 1 byte, which even an empty table exceeds: the
+		// build goes through the runs, of which there are none.
+		{"no keys, budget 1", nil, 1, 0, false, false, 0},
+		{"one key, budget 1", [][]byte{[]byte("only")}, 1, 0, false, false, 0},
 		// 150000 keys at 64 bits make 18750 filter blocks: two pieces of
 		// at most minFilterPiece bytes (16384 blocks), two passes.
 		{"filter in two pieces", shuffled(randomKeys(rng, 150000)), smallBudget, 0, true, false, 64},

@@ -370,6 +370,16 @@ func (s *spill) reduceRuns(ctx context.Context, budget int64) error {
 	return nil
 }
 
+// runsSpilled returns how many runs were written from memory: 0 for a
+// Builder that has none, whose spill is nil (a set with no keys, written
+// through the runs because even it exceeds a tiny budget).
+func (s *spill) runsSpilled() int {
+	if s == nil {
+		return 0
+	}
+	return s.spilled
+}
+
 // bounds returns what the runs hold, counting a key in several runs once
 // for each: an upper bound of the keys and key bytes of the merged set,
 // and exactly its longest key's length.
@@ -460,7 +470,7 @@ func (b *Builder) publishExternal(ctx context.Context, fsys fileSystem, path str
 		return err
 	}, func() {
 		b.stats = streamStats(res, b.added-res.header.Keys)
-		b.stats.Runs = b.spill.spilled
+		b.stats.Runs = b.spill.runsSpilled()
 	})
 }
 
@@ -493,6 +503,6 @@ func (b *Builder) writeToExternal(w io.Writer) (int64, error) {
 		return n, err
 	}
 	b.stats = streamStats(res, b.added-res.header.Keys)
-	b.stats.Runs = b.spill.spilled
+	b.stats.Runs = b.spill.runsSpilled()
 	return n, nil
 }
