@@ -63,6 +63,7 @@ func mustNew(t testing.TB, opts Options) *Builder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() }) // a Builder that spilled keeps its runs until Close
 	return b
 }
 

@@ -164,6 +164,7 @@ func buildIndex(t testing.TB, keys [][]byte, opts builder.Options) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer b.Close() // a Builder that spilled keeps its runs until Close
 	for _, k := range keys {
 		if err := b.Add(k); err != nil {
 			t.Fatal(err)
