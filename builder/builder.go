@@ -135,7 +135,9 @@ type Options struct {
 	// spilling while keys are added, before it knows where it will write;
 	// WriteTo) the system's (os.TempDir). Every build makes its own
 	// subdirectory, named ".stru-tmp-" and digits, and removes it when
-	// done, failed or canceled.
+	// done, failed or canceled; the runs a Builder spilled while keys were
+	// added stay, so that it can be written again, until Close (or until
+	// the Builder is garbage collected: not at the program's exit).
 	TempDir string
 }
 

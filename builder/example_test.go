@@ -22,6 +22,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close() // removes the temporary files of a build larger than its memory budget
 	for _, c := range []string{"red", "green", "blue", "green"} {
 		if err := b.AddString(c); err != nil {
 			log.Fatal(err)

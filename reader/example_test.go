@@ -22,6 +22,7 @@ func exampleIndex(keys ...string) (path string, cleanup func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close() // removes the temporary files of a build larger than its memory budget
 	for _, k := range keys {
 		if err := b.AddString(k); err != nil {
 			log.Fatal(err)
@@ -60,6 +61,7 @@ func ExampleFromBytes() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer b.Close() // removes the temporary files of a build larger than its memory budget
 	b.AddString("red")
 	b.AddString("green")
 	b.AddString("blue")
