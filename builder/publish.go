@@ -3,7 +3,9 @@ package builder
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -16,16 +18,18 @@ func (b *Builder) WriteFile(path string) error {
 
 // WriteFileContext writes the index to path atomically. In order, it
 //
-//  0. checks that path does not name a directory and that path's
-//     directory exists, so that a build bound to fail at step 6 or 2
-//     fails before its work;
+//  0. checks that path names no directory, device, named pipe or socket,
+//     and that path's directory exists (CheckDestination), so that a build
+//     bound to fail, or to replace /dev/null with a regular file, fails
+//     before its work;
 //  1. sorts and places the keys, with nothing on disk yet;
 //  2. creates a temporary file named ".BASE.tmp-" and digits, where BASE is
 //     path's base name, in path's directory, with mode 0644;
 //  3. writes the index to it;
 //  4. fsyncs it;
 //  5. closes it;
-//  6. renames it to path, replacing any file there in one step;
+//  6. renames it to path, replacing any file there in one step (a
+//     symbolic link at path is replaced, not followed);
 //  7. fsyncs the directory, so that the rename survives a crash of the
 //     operating system.
 //
@@ -57,13 +61,26 @@ func (b *Builder) WriteFileContext(ctx context.Context, path string) error {
 
 // CheckDestination returns the error that WriteFileContext would return
 // at its step 0 for path: path names a directory, which the final rename
-// cannot replace, or path's directory is missing or not a directory, where
-// the temporary file cannot be created. A program that gathers its keys
-// for a long time (idxbuild reading its input) can call it first, to fail
-// before that work rather than after it.
+// cannot replace; or another file that is not a regular file (a device
+// such as /dev/null, a named pipe, a socket), which the rename would
+// replace with a regular file; or path's directory is missing or not a
+// directory, where the temporary file cannot be created. A symbolic link
+// at path is allowed: the rename replaces the link itself, not the file
+// it points to. A program that gathers its keys for a long time (idxbuild
+// reading its input) can call it first, to fail before that work rather
+// than after it.
 func CheckDestination(path string) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("stru: writing %s: it is a directory", path)
+	if path == "" {
+		return errors.New("stru: writing an index: empty path")
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		switch {
+		case fi.IsDir(): // also a link to one, given as "link/"
+			return fmt.Errorf("stru: writing %s: it is a directory", path)
+		case fi.Mode()&fs.ModeSymlink != 0:
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("stru: writing %s: it is not a regular file (mode %v), and renaming the new index over it would replace it", path, fi.Mode())
+		}
 	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)

@@ -48,6 +48,9 @@ whole. A build that fails or is interrupted leaves OUT as it was and
 removes its temporary file. Only a build killed outright (SIGKILL, the
 out-of-memory killer, a power loss) can leave a ".OUT.tmp-N" file behind,
 never a partial OUT; nothing reads those files, and they can be removed.
+OUT must be a regular file or not exist: a directory, a device such as
+/dev/null or a named pipe is refused before any key is read, and a
+symbolic link at OUT is replaced by the index, not followed.
 
 Input: one key per line. A line ends at a newline ("\n"); one "\r" just
 before it is removed, so files with CRLF line endings work, while a "\r"
