@@ -111,7 +111,8 @@ func TestPreloadMapsEveryPage(t *testing.T) {
 
 // TestPreloadTruncated checks that Preload, touch and Verify return
 // ErrFault for a file truncated while mapped, where reading its pages
-// would otherwise raise SIGBUS and kill the process.
+// would otherwise raise SIGBUS and kill the process, also when the file
+// shrinks after Verify's Preload.
 func TestPreloadTruncated(t *testing.T) {
 	path := preloadFile(t, 50_000)
 	r, err := reader.Open(path)
@@ -126,6 +127,8 @@ func TestPreloadTruncated(t *testing.T) {
 		"Preload": r.Preload(),
 		"touch":   reader.Touch(r.View().Data(), os.Getpagesize()),
 		"Verify":  r.Verify(),
+		// The file shrinking after Verify's Preload, while it checks.
+		"Verify after its Preload": reader.VerifyView(r),
 	} {
 		if !errors.Is(err, reader.ErrFault) {
 			t.Errorf("%s of a truncated file: %v, want ErrFault", name, err)

@@ -27,6 +27,7 @@ import (
 	"io/fs"
 	"iter"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 
@@ -248,7 +249,9 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // It first reads the file in order with Preload, which on a file not in
 // the page cache takes a fraction of the time of the verification's own
 // reads, and returns Preload's error wrapping ErrFault if the file is
-// shorter than when it was opened.
+// shorter than when it was opened; if the file shrinks while Verify reads
+// it, Verify returns an error wrapping ErrFault too, as TryContains does,
+// rather than let the memory fault kill the process.
 func (r *Reader) Verify() error {
 	if r.closed.Load() {
 		return fmt.Errorf("stru: %s: Verify after Close", r.file)
@@ -256,6 +259,14 @@ func (r *Reader) Verify() error {
 	if err := r.Preload(); errors.Is(err, ErrFault) {
 		return err
 	}
+	return r.verifyView()
+}
+
+// verifyView is the verification proper, after Preload: the file may still
+// shrink under it.
+func (r *Reader) verifyView() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverFault(&err, "verifying "+r.file)
 	return r.view.Verify()
 }
 

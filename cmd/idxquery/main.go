@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/stru-index/stru/cmd/internal/keyio"
@@ -223,7 +224,23 @@ func parseArgs(args []string) (*config, error) {
 
 // execute opens the file and does what cfg asks, writing to out. It
 // returns the exit status, or an error.
-func execute(cfg *config, stdin io.Reader, out *bufio.Writer) (int, error) {
+//
+// A file truncated or rewritten in place while idxquery has it mapped
+// (which only a rename avoids) raises a memory fault at the next read of a
+// page it lost; execute makes that an error naming the file rather than a
+// crash with a goroutine dump. Lookups, listing and verifying all run on
+// this goroutine, the one SetPanicOnFault covers.
+func execute(cfg *config, stdin io.Reader, out *bufio.Writer) (status int, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if e := recover(); e != nil {
+			fault, ok := e.(interface{ Addr() uintptr })
+			if !ok {
+				panic(e)
+			}
+			status, err = exitError, fmt.Errorf("%s: memory fault reading the mapped file at address %#x: it was truncated or rewritten in place while idxquery read it (replace an index by renaming a new file over it, as idxbuild does)", cfg.file, fault.Addr())
+		}
+	}()
 	r, err := reader.Open(cfg.file)
 	if err != nil {
 		if cfg.mode == modeVerify && errors.Is(err, index.ErrCorrupt) {
