@@ -33,8 +33,9 @@ type Handle struct {
 	preload bool
 	current atomic.Pointer[Reader]
 
-	mu    sync.Mutex // serializes Reload and Close
-	stamp fileStamp  // of the file current was opened from
+	mu     sync.Mutex // serializes Reload and Close
+	stamp  fileStamp  // of the file current was opened from
+	closed bool       // Close has been called
 }
 
 // HandleOptions configure OpenHandle.
@@ -87,7 +88,7 @@ func (h *Handle) ContainsString(key string) bool { return h.current.Load().Conta
 func (h *Handle) Reload() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.path == "" {
+	if h.closed {
 		return errors.New("stru: Reload of a closed Handle")
 	}
 	return h.reloadLocked()
@@ -131,9 +132,10 @@ func openStamped(path string) (*Reader, fileStamp, error) {
 }
 
 // Watch reloads the Handle whenever the file at its path changes, checking
-// every interval, until ctx is done. Each failed reload is passed to
-// onError (which may be nil) and retried at the next change; the current
-// file keeps serving meanwhile.
+// every interval, until ctx is done or the Handle is closed. Each failed
+// reload is passed to onError (which may be nil) and retried at the next
+// change; the current file keeps serving meanwhile. Like time.NewTicker,
+// Watch panics if interval is not positive.
 func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -144,33 +146,48 @@ func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func
 			return
 		case <-t.C:
 		}
-		fi, err := os.Stat(h.path)
-		if err != nil {
-			continue // the path is between a remove and a rename, or gone
+		closed, err := h.reloadIfChanged(&failed)
+		if closed {
+			return
 		}
-		st := stampOf(fi)
-		h.mu.Lock()
-		changed := h.path != "" && st != h.stamp && st != failed
-		var rerr error
-		if changed {
-			rerr = h.reloadLocked()
-		}
-		h.mu.Unlock()
-		if rerr != nil {
-			failed = st
-			if onError != nil {
-				onError(rerr)
-			}
+		if err != nil && onError != nil {
+			onError(err)
 		}
 	}
 }
 
-// Close stops the Handle from reloading. Lookups keep answering from the
-// current file, which is unmapped when the Handle and every Reader taken
-// from it are unreachable.
+// reloadIfChanged is one check of Watch: it reloads the Handle if the file
+// at its path is neither the one it serves nor the one that last failed to
+// load (*failed, which it updates). It reports whether the Handle is
+// closed, and the reload's error.
+func (h *Handle) reloadIfChanged(failed *fileStamp) (closed bool, err error) {
+	fi, err := os.Stat(h.path)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return true, nil
+	case err != nil: // the path is between a remove and a rename, or gone
+		return false, nil
+	}
+	st := stampOf(fi)
+	if st == h.stamp || st == *failed {
+		return false, nil
+	}
+	if err := h.reloadLocked(); err != nil {
+		*failed = st
+		return false, err
+	}
+	return false, nil
+}
+
+// Close stops the Handle from reloading: Reload returns an error, and
+// Watch returns at its next check. Lookups keep answering from the current
+// file, which is unmapped when the Handle and every Reader taken from it
+// are unreachable.
 func (h *Handle) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.path = ""
+	h.closed = true
 	return nil
 }

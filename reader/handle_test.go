@@ -252,6 +252,43 @@ func TestHandleReloadFailureKeepsServing(t *testing.T) {
 	}
 }
 
+// TestHandleWatchClose checks that Watch returns once the Handle is
+// closed, also while its path is missing, and that Close does not race
+// with it (go test -race) nor reloads continue after it.
+func TestHandleWatchClose(t *testing.T) {
+	for _, missing := range []bool{false, true} {
+		h, _, path := publishedHandle(t)
+		if missing {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan struct{})
+		go func() {
+			h.Watch(context.Background(), time.Millisecond, func(err error) { t.Errorf("watch: %v", err) })
+			close(done)
+		}()
+		time.Sleep(10 * time.Millisecond) // a few checks
+		if err := h.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("path missing %v: Watch still running 10 s after Close", missing)
+		}
+		if !missing {
+			publish(t, path, versionKeys("B"))
+		}
+		if err := h.Reload(); err == nil {
+			t.Errorf("Reload after Close succeeded")
+		}
+		if !h.ContainsString("version-A") || h.ContainsString("version-B") {
+			t.Errorf("path missing %v: the closed Handle no longer serves the file it had", missing)
+		}
+	}
+}
+
 // TestHandleWatch checks that Watch picks up a published file by itself.
 func TestHandleWatch(t *testing.T) {
 	h, _, path := publishedHandle(t)
