@@ -566,6 +566,34 @@ func TestWriteFileBadDestination(t *testing.T) {
 	}
 }
 
+// halfWriter writes half of each buffer and reports no error, which
+// io.Writer forbids. It has only Write (no ReadFrom, which io.Copy would
+// use instead).
+type halfWriter struct{ buf bytes.Buffer }
+
+func (w *halfWriter) Write(p []byte) (int, error) { return w.buf.Write(p[:len(p)/2]) }
+
+// TestWriteToShortWrite gives WriteTo a Writer that writes less than asked
+// without an error: WriteTo must return io.ErrShortWrite, as io.Copy
+// does, not report a truncated index as written. Both ways of writing: in
+// memory and through runs.
+func TestWriteToShortWrite(t *testing.T) {
+	for _, budget := range []int64{0, 1} {
+		b := mustNew(t, Options{MemoryBudget: budget, TempDir: t.TempDir()})
+		for i := range 1000 {
+			b.AddString(fmt.Sprint("key-", i))
+		}
+		var w halfWriter
+		n, err := b.WriteTo(&w)
+		if !errors.Is(err, io.ErrShortWrite) {
+			t.Errorf("budget %d: WriteTo = %d, %v; want io.ErrShortWrite", budget, n, err)
+		}
+		if n != int64(w.buf.Len()) {
+			t.Errorf("budget %d: WriteTo returned %d, wrote %d bytes", budget, n, w.buf.Len())
+		}
+	}
+}
+
 // TestWriteFileOverSymlink writes over a symbolic link: the link is
 // replaced by the new file, and the file it pointed to is left alone, as
 // WriteFileContext says (the rename replaces the link, not its target).

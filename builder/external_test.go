@@ -760,6 +760,12 @@ func TestSortedExpect(t *testing.T) {
 		}
 		checkEmpty(t, outDir, "after Abort")
 		checkEmpty(t, tmp, "after Abort")
+		// A caller that checks only Close's error must learn that nothing
+		// was written.
+		if err := w.Close(); err == nil || !strings.Contains(err.Error(), "after Abort") {
+			t.Errorf("Close after Abort: %v, want an error", err)
+		}
+		checkEmpty(t, outDir, "after Close")
 	})
 	t.Run("Expect after Add", func(t *testing.T) {
 		tmp, outDir := t.TempDir(), t.TempDir()

@@ -34,15 +34,16 @@ import (
 // removes every temporary file and leaves path as it was. A SortedWriter
 // is not safe for concurrent use.
 type SortedWriter struct {
-	ctx   context.Context
-	path  string
-	set   settings
-	dir   *scratch
-	s     *streamer
-	out   *pending // the output's temporary file, once Expect has created it
-	err   error    // the first error of Add, returned by Close
-	done  bool     // Close or Abort has been called
-	stats Stats
+	ctx     context.Context
+	path    string
+	set     settings
+	dir     *scratch
+	s       *streamer
+	out     *pending // the output's temporary file, once Expect has created it
+	err     error    // the first error of Add, returned by Close
+	done    bool     // Close or Abort has been called
+	aborted bool     // Abort was called first
+	stats   Stats
 }
 
 // NewSortedWriter returns a SortedWriter that will write the file at
@@ -147,9 +148,13 @@ func (w *SortedWriter) AddString(key string) error {
 // Close writes the index of the keys added to path, atomically, and
 // removes the temporary files. If Add has failed, Close writes nothing
 // and returns Add's error. Close and Abort after Close do nothing and
-// return nil.
+// return nil; Close after Abort does nothing and returns an error, since
+// no index was written.
 func (w *SortedWriter) Close() error {
 	if w.done {
+		if w.aborted {
+			return fmt.Errorf("stru: SortedWriter.Close after Abort: %s was not written", w.path)
+		}
 		return nil
 	}
 	w.done = true
@@ -189,7 +194,7 @@ func (w *SortedWriter) Abort() error {
 	if w.done {
 		return nil
 	}
-	w.done = true
+	w.done, w.aborted = true, true
 	return w.cleanup()
 }
 

@@ -230,6 +230,9 @@ func (b *Builder) write(ctx context.Context, p *plan, w io.Writer) (int64, error
 		}
 		n, err := w.Write(chunk)
 		written += int64(n)
+		if err == nil && n < len(chunk) { // a Writer breaking io.Writer's contract
+			err = io.ErrShortWrite
+		}
 		return err
 	}
 	var hdr [index.HeaderSize]byte
