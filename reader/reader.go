@@ -108,8 +108,10 @@ func FromBytes(data []byte) (*Reader, error) {
 
 // Close releases the file. It is idempotent and safe to call while other
 // goroutines use the Reader: afterwards lookups return false, Len returns 0
-// and slices returned by Key read as zeros. The addresses stay reserved
-// until the Reader is garbage collected; so that closed Readers cannot
+// and slices returned by Key read as zeros — until the Reader is garbage
+// collected, which unmaps their addresses: a slice does not keep its
+// Reader alive, and reading it after that faults and kills the process.
+// Keep the Reader as long as its slices. So that closed Readers cannot
 // pile up until the process runs out of addresses or mappings, Close
 // starts a collection in the background after every 4096 of them, or 4
 // TiB, that wait for one.
