@@ -165,7 +165,8 @@ func (r *Reader) Len() int {
 
 // Key returns the key with ordinal i, or nil if i is outside [0, Len()) or
 // its table entries are damaged. The slice points into the mapped file: it
-// must not be modified, and is valid only until Close.
+// must not be modified, and is valid only until Close (see Close); copy it
+// to keep it longer.
 func (r *Reader) Key(i int) []byte {
 	if i < 0 || r.closed.Load() {
 		return nil
