@@ -59,7 +59,9 @@ line need not end with a newline. Keys are bytes: any encoding, any byte
 but the delimiter, at most 65535 bytes each; a longer key is an error that
 names FILE:LINE. Duplicate keys are dropped and counted.
 
-Flags (they must come before the FILE arguments):
+Flags (they must come before the FILE arguments; an empty value, as from an
+unset shell variable, is a usage error for -o, --seed, --mem, --tmp-dir and
+--pebble):
   -o OUT             write the index to OUT (required)
   -0                 keys end at NUL bytes instead of newlines, and nothing
                      is removed from them (for find -print0, xargs -0)
@@ -241,6 +243,21 @@ func parseArgs(args []string) (*config, error) {
 	fs.StringVar(&cfg.tmpDir, "tmp-dir", "", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	// An empty value given on purpose (--seed "$SEED" with SEED unset)
+	// would otherwise mean the default: a random key, silently.
+	// (--prefix, --lower and --upper can mean the empty key.)
+	var empty []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "o", "seed", "mem", "tmp-dir", "pebble":
+			if f.Value.String() == "" {
+				empty = append(empty, "-"+f.Name)
+			}
+		}
+	})
+	if len(empty) > 0 {
+		return nil, fmt.Errorf("%s given an empty value", strings.Join(empty, " and "))
 	}
 	cfg.files = fs.Args()
 	if err := cfg.pebble.check(cfg); err != nil {
