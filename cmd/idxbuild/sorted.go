@@ -3,6 +3,7 @@ package main
 // idxbuild --sorted, --mem and --tmp-dir: builds larger than memory.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,9 @@ const budgetUsage = `Large inputs:
                      directory); they are removed when idxbuild ends,
                      whether it succeeds, fails or is interrupted
   --sorted           the input is already sorted in ascending byte order
-                     (as LC_ALL=C sort writes it, or a database dump):
+                     (as LC_ALL=C sort writes it, or a database dump;
+                     sort orders CRLF lines with their "\r", which
+                     idxbuild removes, so sort those after tr -d '\r'):
                      the keys stream to disk instead of being sorted, in
                      about the memory of the hash table alone. The order
                      is checked while reading: a line that sorts before
@@ -269,8 +272,8 @@ func addSortedFile(ctx context.Context, cfg *config, w *builder.SortedWriter, na
 			at := position{display, sc.Line()}
 			var oe *builder.OrderError
 			if errors.As(err, &oe) {
-				return fmt.Errorf("%v: the input is not sorted: %s sorts before %s, the line before it (%v); --sorted needs keys in ascending byte order, as LC_ALL=C sort writes them",
-					at, quote(oe.Key), quote(oe.Prev), *prev)
+				return fmt.Errorf("%v: the input is not sorted: %s sorts before %s, the line before it (%v); --sorted needs keys in ascending byte order, as LC_ALL=C sort writes them%s",
+					at, quote(oe.Key), quote(oe.Prev), *prev, crlfHint(oe, sc.RemovedCR()))
 			}
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errAbandoned) {
 				return err
@@ -280,6 +283,19 @@ func addSortedFile(ctx context.Context, cfg *config, w *builder.SortedWriter, na
 		*prev = position{display, sc.Line()}
 		return nil
 	})
+}
+
+// crlfHint explains an order error that CRLF lines sorted by sort(1)
+// cause: sort compares "k\r" with "k\tx\r" and puts the longer first,
+// since "\t" < "\r", while the keys, without their "\r", are "k" and
+// "k\tx", where the shorter sorts first. That is the case when the key's
+// line ended in "\r\n" (cr), the key is a proper prefix of the one before
+// and the byte after it there is below "\r"; else it returns "".
+func crlfHint(oe *builder.OrderError, cr bool) string {
+	if !cr || !bytes.HasPrefix(oe.Prev, oe.Key) || len(oe.Prev) == len(oe.Key) || oe.Prev[len(oe.Key)] >= '\r' {
+		return ""
+	}
+	return `: the lines end in "\r\n", and sort compares them with their "\r", which idxbuild removes; sort them after tr -d '\r'`
 }
 
 // quote returns key quoted for a message, shortened past 64 bytes.

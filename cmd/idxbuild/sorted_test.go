@@ -145,15 +145,19 @@ func TestSortedOutOfOrder(t *testing.T) {
 		stdin  string
 		nul    bool
 		wantAt string // FILE:LINE, FILE being "f0", "f1" or "<stdin>"
+		crlf   bool   // the error explains how sort(1) orders CRLF lines
 	}{
-		{"second line", []string{"b\na\n"}, "", false, "f0:2"},
-		{"after repeated lines", []string{"a\nb\nb\nb\nab\nc\n"}, "", false, "f0:5"},
-		{"empty line after a key", []string{"a\n\nb\n"}, "", false, "f0:2"},
-		{"byte order, not case order", []string{"a\nB\n"}, "", false, "f0:2"},
-		{"CRLF lines", []string{"a\r\nc\r\nb\r\n"}, "", false, "f0:3"},
-		{"the second file starts too low", []string{"a\nm\n", "n\nz\n", "b\n"}, "", false, "f2:1"},
-		{"NUL-delimited records", []string{"a\x00c\x00b\x00"}, "", true, "f0:3"},
-		{"standard input", nil, "x\ny\nz\nw\n", false, "<stdin>:4"},
+		{"second line", []string{"b\na\n"}, "", false, "f0:2", false},
+		{"after repeated lines", []string{"a\nb\nb\nb\nab\nc\n"}, "", false, "f0:5", false},
+		{"empty line after a key", []string{"a\n\nb\n"}, "", false, "f0:2", false},
+		{"byte order, not case order", []string{"a\nB\n"}, "", false, "f0:2", false},
+		{"CRLF lines", []string{"a\r\nc\r\nb\r\n"}, "", false, "f0:3", false},
+		// As LC_ALL=C sort orders them: "a\tb\r" < "a\r", as "\t" < "\r".
+		{"CRLF lines sorted with their CR", []string{"a\tb\r\na\r\n"}, "", false, "f0:2", true},
+		{"a control byte after a prefix, LF lines", []string{"a\tb\na\n"}, "", false, "f0:2", false},
+		{"the second file starts too low", []string{"a\nm\n", "n\nz\n", "b\n"}, "", false, "f2:1", false},
+		{"NUL-delimited records", []string{"a\x00c\x00b\x00"}, "", true, "f0:3", false},
+		{"standard input", nil, "x\ny\nz\nw\n", false, "<stdin>:4", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -177,6 +181,9 @@ func TestSortedOutOfOrder(t *testing.T) {
 			}
 			if !strings.HasPrefix(line, "idxbuild: "+at+": ") || !strings.Contains(line, "not sorted") {
 				t.Errorf("error %q does not start with %s and say the input is not sorted", line, at)
+			}
+			if hint := strings.Contains(line, `tr -d '\r'`); hint != c.crlf {
+				t.Errorf("error %q: explains CRLF sorting %v, want %v", line, hint, c.crlf)
 			}
 			if data, _ := os.ReadFile(out); string(data) != "old" {
 				t.Errorf("OUT changed to %q", data)

@@ -38,6 +38,7 @@ type Scanner struct {
 	delim byte   // '\n' or 0
 	line  int64  // number of the record last returned, from 1
 	key   []byte
+	cr    bool // a "\r" was removed from key
 	err   error
 }
 
@@ -74,7 +75,8 @@ func (s *Scanner) Scan() bool {
 		return false
 	}
 	s.line++
-	if s.delim == '\n' && len(rec) > 0 && rec[len(rec)-1] == '\r' {
+	s.cr = s.delim == '\n' && len(rec) > 0 && rec[len(rec)-1] == '\r'
+	if s.cr {
 		rec = rec[:len(rec)-1]
 	}
 	if len(rec) > index.MaxKeyLen {
@@ -93,6 +95,10 @@ func (s *Scanner) tooLong(size string) error {
 // Bytes returns the key found by the last call to Scan. The slice is valid
 // only until the next call to Scan.
 func (s *Scanner) Bytes() []byte { return s.key }
+
+// RemovedCR reports whether Scan removed a "\r" from the end of the
+// record Bytes returns: whether its line ended in "\r\n".
+func (s *Scanner) RemovedCR() bool { return s.cr }
 
 // Line returns the number of the record Bytes returns, counting from 1: its
 // line number in newline mode, its record number in NUL mode.

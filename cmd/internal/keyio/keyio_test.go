@@ -3,6 +3,7 @@ package keyio
 import (
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -102,5 +103,27 @@ func TestScannerReadError(t *testing.T) {
 	}
 	if err := sc.Err(); err == nil || !strings.Contains(err.Error(), "reading in") {
 		t.Fatalf("after %d keys Err() = %v, want a read error naming the input", n, err)
+	}
+}
+
+// TestRemovedCR checks that RemovedCR tells which records lost a "\r".
+func TestRemovedCR(t *testing.T) {
+	for _, tt := range []struct {
+		input string
+		nul   bool
+		want  []bool
+	}{
+		{"a\r\nb\n\r\nc\r\r\nd\r", false, []bool{true, false, true, true, true}},
+		{"a\rb\nc", false, []bool{false, false}},
+		{"a\r\x00b\x00", true, []bool{false, false}},
+	} {
+		sc := NewScanner(strings.NewReader(tt.input), "in", tt.nul)
+		var got []bool
+		for sc.Scan() {
+			got = append(got, sc.RemovedCR())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q: RemovedCR = %v, want %v", tt.input, got, tt.want)
+		}
 	}
 }
