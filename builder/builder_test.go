@@ -661,9 +661,6 @@ func TestWriteFileReplaces(t *testing.T) {
 	if names := dirNames(t, dir); !slices.Equal(names, []string{"set.stru"}) {
 		t.Errorf("directory holds %q, want only [set.stru]", names)
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("file mode %v (%v), want -rw-r--r--", fi.Mode(), err)
-	}
 }
 
 // TestWriteFileAtomic rewrites a file repeatedly while other goroutines

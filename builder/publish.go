@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // WriteFile writes the index to path atomically, as WriteFileContext does
@@ -24,7 +27,9 @@ func (b *Builder) WriteFile(path string) error {
 //     before its work;
 //  1. sorts and places the keys, with nothing on disk yet;
 //  2. creates a temporary file named ".BASE.tmp-" and digits, where BASE is
-//     path's base name, in path's directory, with mode 0644;
+//     path's base name, in path's directory, with mode 0666 less the
+//     process's umask, as the shell's ">" creates a file (-rw-r--r-- under
+//     the usual umask 022; the mode of a file path replaces is not kept);
 //  3. writes the index to it;
 //  4. fsyncs it;
 //  5. closes it;
@@ -146,8 +151,8 @@ type pending struct {
 	f         tempFile
 }
 
-// createPending checks ctx, then creates the temporary file for path and
-// sets its mode (step 2).
+// createPending checks ctx, then creates the temporary file for path
+// (step 2).
 func createPending(ctx context.Context, fsys fileSystem, path string) (*pending, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("stru: writing %s: %w", path, err)
@@ -156,12 +161,7 @@ func createPending(ctx context.Context, fsys fileSystem, path string) (*pending,
 	if err != nil {
 		return nil, fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
 	}
-	p := &pending{fsys: fsys, path: path, tmp: f.Name(), f: f}
-	if err := f.Chmod(0o644); err != nil {
-		p.abort()
-		return nil, fmt.Errorf("stru: %w", err)
-	}
-	return p, nil
+	return &pending{fsys: fsys, path: path, tmp: f.Name(), f: f}, nil
 }
 
 // abort closes and removes the temporary file.
@@ -213,7 +213,7 @@ func (p *pending) commit(ctx context.Context, renamed func()) (err error) {
 // implementation outside tests; tests substitute one that records the
 // order of the operations and makes chosen ones fail.
 type fileSystem interface {
-	CreateTemp(dir, pattern string) (tempFile, error) // as os.CreateTemp
+	CreateTemp(dir, pattern string) (tempFile, error) // as os.CreateTemp, with mode 0666 less the umask
 	Rename(oldpath, newpath string) error
 	Remove(name string) error
 	SyncDir(dir string) error // fsync the directory itself
@@ -223,7 +223,6 @@ type fileSystem interface {
 type tempFile interface {
 	Name() string
 	Write(p []byte) (int, error)
-	Chmod(mode os.FileMode) error
 	Sync() error
 	Close() error
 }
@@ -232,11 +231,26 @@ type tempFile interface {
 type osFS struct{}
 
 func (osFS) CreateTemp(dir, pattern string) (tempFile, error) {
-	f, err := os.CreateTemp(dir, pattern)
+	f, err := createTemp(dir, pattern)
 	if err != nil {
 		return nil, err // not a nil *os.File in a non-nil tempFile
 	}
 	return f, nil
+}
+
+// createTemp is os.CreateTemp, which makes files of mode 0600, but makes
+// the file with mode 0666, less the umask, as os.Create does: the mode a
+// published index should have.
+func createTemp(dir, pattern string) (*os.File, error) {
+	prefix, suffix, _ := strings.Cut(pattern, "*")
+	for range 10000 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+suffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, pattern), Err: fs.ErrExist}
 }
 
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }

@@ -60,7 +60,7 @@ func (fs *recordingFS) CreateTemp(dir, pattern string) (tempFile, error) {
 	if fs.log("create", fs.failOp == "create") {
 		return nil, &os.PathError{Op: "createtemp", Path: filepath.Join(dir, pattern), Err: fs.err}
 	}
-	f, err := os.CreateTemp(dir, pattern)
+	f, err := createTemp(dir, pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +111,6 @@ func (f *recordingFile) Write(p []byte) (int, error) {
 func (f *recordingFile) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.extents = append(f.fs.extents, extent{off, int64(len(p))})
 	return f.File.WriteAt(p, off)
-}
-
-func (f *recordingFile) Chmod(mode os.FileMode) error {
-	if f.fs.log("chmod", f.fs.failOp == "chmod") {
-		return &os.PathError{Op: "chmod", Path: f.Name(), Err: f.fs.err}
-	}
-	return f.File.Chmod(mode)
 }
 
 func (f *recordingFile) Sync() error {
@@ -204,16 +197,15 @@ func TestPublishOrder(t *testing.T) {
 		wantOps   string
 		wantNew   bool // the new file replaced the old
 	}{
-		{wantOps: "create chmod write sync close rename syncdir", wantNew: true},
+		{wantOps: "create write sync close rename syncdir", wantNew: true},
 		{failOp: "create", err: errInjected, wantOps: "create!"},
-		{failOp: "chmod", err: errInjected, wantOps: "create chmod! close remove"},
-		{failOp: "write", failWrite: 1, err: syscall.ENOSPC, wantOps: "create chmod write! close remove"},
-		{failOp: "write", failWrite: 3, err: syscall.ENOSPC, wantOps: "create chmod write write! close remove"},
-		{failOp: "write", failWrite: 4, err: syscall.EIO, wantOps: "create chmod write write! close remove"},
-		{failOp: "sync", err: syscall.EIO, wantOps: "create chmod write sync! close remove"},
-		{failOp: "close", err: syscall.EIO, wantOps: "create chmod write sync close! remove"},
-		{failOp: "rename", err: syscall.EXDEV, wantOps: "create chmod write sync close rename! remove"},
-		{failOp: "syncdir", err: syscall.EIO, wantOps: "create chmod write sync close rename syncdir!", wantNew: true},
+		{failOp: "write", failWrite: 1, err: syscall.ENOSPC, wantOps: "create write! close remove"},
+		{failOp: "write", failWrite: 3, err: syscall.ENOSPC, wantOps: "create write write! close remove"},
+		{failOp: "write", failWrite: 4, err: syscall.EIO, wantOps: "create write write! close remove"},
+		{failOp: "sync", err: syscall.EIO, wantOps: "create write sync! close remove"},
+		{failOp: "close", err: syscall.EIO, wantOps: "create write sync close! remove"},
+		{failOp: "rename", err: syscall.EXDEV, wantOps: "create write sync close rename! remove"},
+		{failOp: "syncdir", err: syscall.EIO, wantOps: "create write sync close rename syncdir!", wantNew: true},
 	}
 	// 80,000 keys make a file of about 8.8 MB: several 2 MiB writes.
 	b := publishKeys(t, "new", 80_000)
@@ -291,7 +283,7 @@ func TestWriteFileContextCanceledWhileWriting(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("WriteFileContext canceled while writing returned %v, want context.Canceled", err)
 	}
-	if got, want := strings.Join(fs.ops, " "), "create chmod write close remove"; got != want {
+	if got, want := strings.Join(fs.ops, " "), "create write close remove"; got != want {
 		t.Errorf("operations:\n got  %s\n want %s", got, want)
 	}
 	if fs.writes != 2 {

@@ -50,7 +50,9 @@ out-of-memory killer, a power loss) can leave a ".OUT.tmp-N" file behind,
 never a partial OUT; nothing reads those files, and they can be removed.
 OUT must be a regular file or not exist: a directory, a device such as
 /dev/null or a named pipe is refused before any key is read, and a
-symbolic link at OUT is replaced by the index, not followed.
+symbolic link at OUT is replaced by the index, not followed. OUT gets mode
+0666 less the umask, as a file the shell's ">" creates, whatever the mode
+of the file it replaces.
 
 Input: one key per line. A line ends at a newline ("\n"); one "\r" just
 before it is removed, so files with CRLF line endings work, while a "\r"
