@@ -417,11 +417,12 @@ func scanFile(ctx context.Context, cfg *config, name string, stdin io.Reader, pr
 func addFile(ctx context.Context, cfg *config, b *builder.Builder, name string, stdin io.Reader, progress *progress) error {
 	return scanFile(ctx, cfg, name, stdin, progress, func(sc *keyio.Scanner, display string) error {
 		// Add fails when writing a run fails; Scan has checked the length.
+		// The line is not at fault: it says how far the input was read.
 		if err := cfg.temps.add(b.Add, sc.Bytes()); err != nil {
 			if errors.Is(err, errAbandoned) {
 				return err
 			}
-			return fmt.Errorf("%s:%d: %v", display, sc.Line(), withoutPrefix{err})
+			return fmt.Errorf("%v (having read %s:%d)", withoutPrefix{err}, display, sc.Line())
 		}
 		return nil
 	})

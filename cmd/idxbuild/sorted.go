@@ -278,7 +278,9 @@ func addSortedFile(ctx context.Context, cfg *config, w *builder.SortedWriter, na
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errAbandoned) {
 				return err
 			}
-			return fmt.Errorf("%v: %v", at, withoutPrefix{err})
+			// Writing a temporary file failed (Scan has checked the
+			// length): the line is not at fault.
+			return fmt.Errorf("%v (having read %v)", withoutPrefix{err}, at)
 		}
 		*prev = position{display, sc.Line()}
 		return nil
