@@ -7,11 +7,11 @@
 // whatever order the keys were added in.
 //
 // Memory: while collecting, a Builder holds each distinct or duplicate key's
-// bytes once plus a 16-byte record; writing adds 8 bytes of hash per key,
-// 8/LoadFactor bytes of slots (10 at the default) plus one byte per bucket,
-// and the filter, FilterBitsPerKey/8 bytes per key (0.75 at the default).
-// For n keys averaging L bytes a build done in memory peaks near
-// n×(L + 36) bytes. Options.MemoryBudget (512 MiB by default) bounds this:
+// bytes once plus a 16-byte record; writing adds 16 bytes per key (its
+// hash, and where its bytes are), 8/LoadFactor bytes of slots (10 at the
+// default) plus one byte per bucket, and the filter, FilterBitsPerKey/8
+// bytes per key (0.75 at the default). For n keys averaging L bytes a
+// build done in memory peaks near n×(L + 43) bytes. Options.MemoryBudget (512 MiB by default) bounds this:
 // a build that would need more works through temporary files instead and
 // gives the same bytes; see "Builds larger than memory" below.
 //
@@ -37,11 +37,12 @@
 //     or, after SortedWriter.Expect, straight into the output's, and each
 //     key's length (2 bytes) to another; it holds only the last key and
 //     buffers.
-//   - Placing. Hashing and placing the keys needs 8 bytes of hash per key
-//     and 65 bytes per bucket, 8.1/LoadFactor bytes per key: about 18 bytes
-//     per key at the default load factor. When that exceeds M, the table
-//     is placed in partitions, ranges of its blocks of 65536 buckets
-//     (format.md §3) chosen to fit in M at about 26 bytes per key, each
+//   - Placing. Hashing and placing the keys needs 16 bytes per key (a hash
+//     and a location) and 65 bytes per bucket, 8.1/LoadFactor bytes per
+//     key: about 26 bytes per key at the default load factor. When that
+//     exceeds M, the table is placed in partitions, ranges of its blocks
+//     of 65536 buckets (format.md §3) chosen to fit in M at about 26 bytes
+//     per key, each
 //     from a temporary file of 16 bytes per key written in one pass over
 //     the keys. A partition is at least one block (about 11 MiB at the
 //     default load factor), so budgets smaller than that are exceeded by

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 )
 
@@ -52,8 +53,12 @@ func (v *View) verifyTables() error {
 	for ord := range v.nkeys {
 		off, n := v.entry(ord)
 		if off != next {
+			want := "the start of the key data"
+			if ord > 0 {
+				want = fmt.Sprintf("the end of key %d", ord-1)
+			}
 			return corrupt(v.file, SectionOffsets, offsets+ord*uint64(v.offsetWidth),
-				"key %d starts at %d, want %d (the end of key %d)", ord, off, next, int64(ord)-1)
+				"key %d starts at %d, want %d (%s)", ord, off, next, want)
 		}
 		if n > uint64(v.Header.MaxKeyLen) || next+n > uint64(len(v.keys)) {
 			return corrupt(v.file, SectionLengths, lengths+ord*uint64(v.lengthWidth),

@@ -233,7 +233,8 @@ func TestVerifyStructure(t *testing.T) {
 		msg     string
 	}{
 		{"keys out of order", put(0x140, 1, 'c'), "keys", 0x141, "strictly ascending"},
-		{"offset not after the previous key", put(0xc8, 4, 2), "offsets", 0xc8, "starts at 2, want 1"},
+		{"offset not after the previous key", put(0xc8, 4, 2), "offsets", 0xc8, "key 2 starts at 2, want 1 (the end of key 1)"},
+		{"first key not at the start", put(0xc0, 4, 1), "offsets", 0xc0, "key 0 starts at 1, want 0 (the start of the key data)"},
 		{"length over the longest", put(0x103, 1, 7), "lengths", 0x103, "longer than the longest key"},
 		{"key past the key data", both(put(68, 4, 7), put(0x103, 1, 7)), "lengths", 0x103, "past the key data"},
 		{"key data field one short", put(40, 8, 11), "keys", 0x14b, "padding byte is 0x61"}, // the last "a" of "banana" is now padding

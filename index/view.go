@@ -87,8 +87,9 @@ const (
 )
 
 // Has reports whether key is present. It tests the filter first (§3.1;
-// for a filter too large for the cache, it asks for the key's filter
-// block and bucket before reading either: locateHashFirst), and for a
+// for a filter too large for the cache, except on the AVX-512 path, it
+// asks for the key's filter block and bucket before reading either:
+// locateHashFirst), and for a
 // key that passes reads the key's first bucket and, only if that bucket
 // is full, its second (format.md §4), then the
 // key data at the slots whose tag and length field match (for a key of
@@ -143,7 +144,8 @@ func (v *View) locate(key []byte) (slot uint64, ok bool) {
 // hashes a key and asks for its first bucket before it tests the filter
 // (locateHashFirst): 4 MiB, the filter of about 5.6 million keys at the
 // default 6 bits a key. It is at least 1, so files without a filter
-// never take that path.
+// never take that path; nor does the AVX-512 path (useProbe), which
+// tests the filter first whatever its size.
 var hashFirstBlocks uint64 = 4 << 20 / FilterBlockSize
 
 // locateHashFirst is locate for a file whose filter is larger than a

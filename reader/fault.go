@@ -6,9 +6,10 @@ import (
 	"runtime/debug"
 )
 
-// ErrFault is returned by TryContains and TryLookup when reading the
-// mapped file raised a memory fault: the file was truncated or rewritten
-// in place while mapped, which is outside the contract (see README.md, "Reliability").
+// ErrFault is wrapped by the errors of TryContains, TryLookup, Preload and
+// Verify when reading the mapped file raised a memory fault: the file was
+// truncated or rewritten in place while mapped, which is outside the
+// contract (see README.md, "Reliability").
 var ErrFault = errors.New("stru: memory fault reading the mapped index (file truncated or modified in place?)")
 
 // TryContains is Contains for services that must survive even a file

@@ -29,7 +29,7 @@ import (
 // process that maps the file.
 func (r *Reader) Preload() error {
 	if r.closed.Load() {
-		return fmt.Errorf("stru: %s: Preload after Close", r.file)
+		return r.errorf("Preload after Close")
 	}
 	if r.m == nil {
 		return nil

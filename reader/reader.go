@@ -257,7 +257,7 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // rather than let the memory fault kill the process.
 func (r *Reader) Verify() error {
 	if r.closed.Load() {
-		return fmt.Errorf("stru: %s: Verify after Close", r.file)
+		return r.errorf("Verify after Close")
 	}
 	if err := r.Preload(); errors.Is(err, ErrFault) {
 		return err
@@ -271,6 +271,17 @@ func (r *Reader) verifyView() (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverFault(&err, "verifying "+r.file)
 	return r.view.Verify()
+}
+
+// errorf returns an error whose message is "stru: FILE: " and the
+// formatted text, or "stru: " and the text for a Reader from FromBytes,
+// which has no file name.
+func (r *Reader) errorf(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if r.file != "" {
+		msg = r.file + ": " + msg
+	}
+	return errors.New("stru: " + msg)
 }
 
 // Header returns the file's decoded header.

@@ -593,8 +593,14 @@ func checkClosed(t *testing.T, r *reader.Reader, keys [][]byte) {
 	if s, e := r.PrefixRange(nil); s != 0 || e != 0 {
 		t.Fatalf("after Close, PrefixRange(\"\") = [%d, %d)", s, e)
 	}
-	if err := r.Verify(); err == nil {
-		t.Fatal("after Close, Verify returned nil")
+	for name, err := range map[string]error{"Verify": r.Verify(), "Preload": r.Preload()} {
+		if err == nil {
+			t.Fatalf("after Close, %s returned nil", name)
+		}
+		// "stru: FILE: ..." from a file, "stru: ..." from bytes in memory.
+		if msg := err.Error(); !strings.HasPrefix(msg, "stru: ") || strings.Contains(msg, ": :") || !strings.Contains(msg, name+" after Close") {
+			t.Errorf("after Close, %s: %q", name, msg)
+		}
 	}
 }
 
