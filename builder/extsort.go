@@ -428,11 +428,11 @@ func (b *Builder) streamRuns(ctx context.Context, dir *scratch, out outputFile) 
 	// The key data goes straight into out, where the keys section starts
 	// if no key is in two runs: the layout of the runs' bounds. If some
 	// are, the set is smaller and the data moves towards the start.
-	keys, keyBytes, maxLen := b.spill.bounds()
+	var bounds index.Header
+	bounds.Keys, bounds.KeyBytes, bounds.MaxKeyLen = b.spill.bounds()
 	var s *streamer
 	var err error
-	if l, ok := index.ComputeLayout(keys, index.BucketCount(keys, b.loadFactor), keyBytes, index.FilterBlocks(keys, b.filterBits),
-		index.OffsetWidth(keyBytes), index.LengthWidth(maxLen)); ok {
+	if l, lerr := b.layoutFor(&bounds); lerr == nil {
 		s, err = newStreamer(ctx, b.settings, dir, out, l[index.SectionKeys].Off)
 	} else {
 		s, err = newStreamer(ctx, b.settings, dir, nil, 0)

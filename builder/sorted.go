@@ -93,9 +93,8 @@ func (w *SortedWriter) Expect(keys, keyBytes uint64, maxLen uint32) error {
 		w.err = errors.New("stru: SortedWriter.Expect after Add, Expect, Close or Abort")
 		return w.err
 	}
-	l, ok := index.ComputeLayout(keys, index.BucketCount(keys, w.set.loadFactor), keyBytes, index.FilterBlocks(keys, w.set.filterBits),
-		index.OffsetWidth(keyBytes), index.LengthWidth(maxLen))
-	if !ok {
+	l, err := w.set.layoutFor(&index.Header{Keys: keys, KeyBytes: keyBytes, MaxKeyLen: maxLen})
+	if err != nil {
 		return nil // no file can be that large: keep the temporary file
 	}
 	p, err := createPending(w.ctx, osFS{}, w.path)

@@ -148,13 +148,9 @@ func (s *streamer) finish(out outputFile) (*streamResult, error) {
 	h.Keys = s.n
 	h.KeyBytes = s.keyBytes
 	h.MaxKeyLen = s.maxLen
-	h.OffsetWidth = index.OffsetWidth(h.KeyBytes)
-	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
-	h.Buckets = index.BucketCount(h.Keys, s.set.loadFactor)
-	h.FilterBlocks = index.FilterBlocks(h.Keys, s.set.filterBits)
-	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
-	if !ok {
-		return nil, fmt.Errorf("stru: index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
+	layout, err := s.set.layoutFor(h)
+	if err != nil {
+		return nil, err
 	}
 	h.FileSize = layout.FileSize()
 

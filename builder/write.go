@@ -19,6 +19,22 @@ type plan struct {
 	rekeys int    // hash keys replaced before every key could be placed
 }
 
+// layoutFor completes h, whose Keys, KeyBytes and MaxKeyLen are set, with
+// the fields that follow from them under s — the table widths, the number
+// of buckets and the filter's blocks (format.md §2, §5) — and returns the
+// layout of the file, or an error if no file can be that large.
+func (s *settings) layoutFor(h *index.Header) (index.Layout, error) {
+	h.OffsetWidth = index.OffsetWidth(h.KeyBytes)
+	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
+	h.Buckets = index.BucketCount(h.Keys, s.loadFactor)
+	h.FilterBlocks = index.FilterBlocks(h.Keys, s.filterBits)
+	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
+	if !ok {
+		return layout, fmt.Errorf("stru: index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
+	}
+	return layout, nil
+}
+
 // hashCheckEvery is how many keys prepare hashes between two checks of its
 // context.
 const hashCheckEvery = 1 << 16
@@ -49,10 +65,10 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 	if h.KeyBytes > index.MaxKeyBytes {
 		return nil, fmt.Errorf("stru: %d bytes of keys exceed the format's maximum of %d", h.KeyBytes, uint64(index.MaxKeyBytes))
 	}
-	h.OffsetWidth = index.OffsetWidth(h.KeyBytes)
-	h.LengthWidth = index.LengthWidth(h.MaxKeyLen)
-	h.Buckets = index.BucketCount(h.Keys, b.loadFactor)
-	h.FilterBlocks = index.FilterBlocks(h.Keys, b.filterBits)
+	layout, err := b.layoutFor(h)
+	if err != nil {
+		return nil, err
+	}
 
 	key := b.hashKey
 	hashes := make([]uint64, len(b.recs))
@@ -102,10 +118,6 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 	}
 	fill.Flush()
 
-	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
-	if !ok {
-		return nil, fmt.Errorf("stru: index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
-	}
 	p.layout = layout
 	h.FileSize = layout.FileSize()
 	for s := index.SectionBuckets; s < index.NumSections; s++ {
