@@ -398,11 +398,7 @@ func (v *View) span(ord uint64) (start, end uint64) {
 // entry returns the offset table and length table entries of ordinal ord,
 // which must be below Len (format.md §5).
 func (v *View) entry(ord uint64) (off, n uint64) {
-	if v.offsetWidth == 4 {
-		off = uint64(binary.LittleEndian.Uint32(v.offsets[ord*4:]))
-	} else {
-		off = binary.LittleEndian.Uint64(v.offsets[ord*8:])
-	}
+	off = v.offset(ord)
 	if v.lengthWidth == 1 {
 		n = uint64(v.lengths[ord])
 	} else {
