@@ -12,8 +12,9 @@ package builder
 // the counts fix the layout (format.md §1); the streamer moves the key data
 // to the keys section if it is not already there, hashes every key in a
 // pass over the key data, places the keys (partition.go), and writes the
-// buckets, offsets and lengths sections, then the header, whose section
-// checksums are known only at the end, at offset 0.
+// buckets, offsets and lengths sections and the filter (writeFilter), then
+// the header, whose section checksums are known only at the end, at
+// offset 0.
 
 import (
 	"bufio"

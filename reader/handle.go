@@ -2,7 +2,7 @@ package reader
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"sync"
@@ -89,7 +89,7 @@ func (h *Handle) Reload() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return errors.New("stru: Reload of a closed Handle")
+		return fmt.Errorf("stru: %s: Reload of a closed Handle", h.path)
 	}
 	return h.reloadLocked()
 }
