@@ -285,6 +285,9 @@ func execute(cfg *config, stdin io.Reader, out *bufio.Writer) (status int, err e
 	for sc.Scan() {
 		q.add(sc.Bytes())
 	}
+	if q.outErr != nil { // the scanner's error would call it one of reading
+		return exitError, q.outErr
+	}
 	q.answer()
 	return q.status, sc.Err()
 }
@@ -303,6 +306,7 @@ type query struct {
 	ends    []int    // where each pending key ends in pending
 	keys    [][]byte // scratch: the pending keys
 	present []bool   // scratch: their answers
+	outErr  error    // the error flushing the output, which stops reading
 }
 
 // add queues a copy of key, answering the queue when it is full.
@@ -371,7 +375,8 @@ type flushingReader struct {
 func (f flushingReader) Read(p []byte) (int, error) {
 	f.q.answer()
 	if err := f.q.out.Flush(); err != nil {
-		return 0, fmt.Errorf("writing output: %w", err)
+		f.q.outErr = fmt.Errorf("writing output: %w", err)
+		return 0, f.q.outErr
 	}
 	return f.r.Read(p)
 }
