@@ -30,11 +30,16 @@ var ErrNotDatabase = errors.New("not a Pebble database (no current MANIFEST)")
 //
 // A read-only open writes nothing to the database: it replays the
 // write-ahead log into memory, never flushes or compacts, and removes no
-// file. Like any open, though, it creates the LOCK file if there is none
-// and locks it, so dir must be writable, and the database cannot be open
-// in another process at the same time. If it is, OpenReadOnly returns an
-// error wrapping ErrInUse and the cause, and the other process goes on
-// undisturbed.
+// file. Like any open, though, it opens the LOCK file for writing (creating
+// it if there is none, and updating its modification time) and locks it,
+// so LOCK, or dir if there is none, must be writable, and the database
+// cannot be open in another process at the same time. If it is,
+// OpenReadOnly returns an error wrapping ErrInUse and the cause, and the
+// other process goes on undisturbed. (Opened already in this process, it
+// fails with Pebble's "lock held by current process" instead.) A database
+// created with a merger other than Pebble's default, or with its
+// write-ahead log in another directory, needs opts.Merger or opts.WALDir
+// set as when it was created.
 //
 // Before opening, OpenReadOnly checks that dir holds a database, without
 // writing anything: an error wrapping ErrNotDatabase says it does not.

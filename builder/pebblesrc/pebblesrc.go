@@ -49,11 +49,13 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/stru-index/stru/builder"
+	"github.com/stru-index/stru/index"
 )
 
 // Options select the keys read from the database. The zero Options read
@@ -132,8 +134,11 @@ func (o Options) check() error {
 //
 // An error ends the sequence: it is yielded once, with a nil key. Errors
 // come from the options, from creating or closing the iterator (a damaged
-// table, a failed read), and from a key that is not above the key before
-// it (a database ordered by a comparer other than Pebble's default). An
+// table, a failed read), from a key that is not above the key before it
+// (a database ordered by a comparer other than Pebble's default), and
+// from a key that, once stripped of the prefix, is longer than
+// index.MaxKeyLen (an error wrapping index.ErrKeyTooLong that shows its
+// beginning). An
 // iterator's error surfaces when it closes, so a sequence that ends
 // without an error read every selected key. When the caller stops early,
 // the iterator is closed and its error, if any, is dropped.
@@ -175,7 +180,12 @@ func Keys(r pebble.Reader, opts Options) iter.Seq2[[]byte, error] {
 			key := it.Key()
 			if prev != nil && bytes.Compare(key, prev) <= 0 {
 				stopped = true
-				yield(nil, fmt.Errorf("pebblesrc: key %q follows key %q: keys are not in ascending byte order (does the database use a comparer other than pebble.DefaultComparer?)", key, prev))
+				yield(nil, fmt.Errorf("pebblesrc: key %s follows key %s: keys are not in ascending byte order (does the database use a comparer other than pebble.DefaultComparer?)", quote(key), quote(prev)))
+				return
+			}
+			if n := len(key) - strip; n > index.MaxKeyLen {
+				stopped = true
+				yield(nil, tooLong(fmt.Sprintf("pebblesrc: key %s is %d bytes, more than the maximum of %d", quote(key), n, index.MaxKeyLen)))
 				return
 			}
 			prev = append(prev[:0], key...)
@@ -205,6 +215,21 @@ func Keys(r pebble.Reader, opts Options) iter.Seq2[[]byte, error] {
 // or writing, leaves path as it was and removes the temporary files.
 func Build(ctx context.Context, r pebble.Reader, path string, opts Options, bopts builder.Options) (builder.Stats, error) {
 	return builder.WriteSorted(ctx, path, ReadAhead(Keys(r, opts)), bopts)
+}
+
+// tooLong is the error of a key longer than index.MaxKeyLen, with its
+// message; it wraps index.ErrKeyTooLong, whose own message would repeat it.
+type tooLong string
+
+func (e tooLong) Error() string { return string(e) }
+func (e tooLong) Unwrap() error { return index.ErrKeyTooLong }
+
+// quote returns key quoted for a message, shortened past 64 bytes.
+func quote(key []byte) string {
+	if len(key) > 64 {
+		return strconv.Quote(string(key[:64])) + "..."
+	}
+	return strconv.Quote(string(key))
 }
 
 // oneLine is an error of Pebble's with the first line of its message

@@ -456,7 +456,10 @@ func TestKeys(t *testing.T) {
 func TestBuildErrors(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, filepath.Join(dir, "db"), nil)
-	for _, k := range []string{"a", "b", "c"} {
+	// "long" and 65533 bytes: two over the limit, one under once "lo" is
+	// stripped.
+	long := "long" + strings.Repeat("x", index.MaxKeyLen-2)
+	for _, k := range []string{"a", "b", "c", long} {
 		if err := db.Set([]byte(k), nil, pebble.NoSync); err != nil {
 			t.Fatal(err)
 		}
@@ -472,6 +475,9 @@ func TestBuildErrors(t *testing.T) {
 	}{
 		{"lower above upper", context.Background(), Options{Lower: []byte("b"), Upper: []byte("a")}, `lower bound "b" is above upper bound "a"`, nil},
 		{"canceled", canceled, Options{}, "context canceled", context.Canceled},
+		{"key too long", context.Background(), Options{}, `key "longxx`, index.ErrKeyTooLong},
+		{"key too long, also with its prefix stripped", context.Background(), Options{Prefix: []byte("l"), StripPrefix: true},
+			fmt.Sprintf("is %d bytes, more than the maximum of %d", index.MaxKeyLen+1, index.MaxKeyLen), index.ErrKeyTooLong},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -483,8 +489,16 @@ func TestBuildErrors(t *testing.T) {
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("Build: %v does not wrap %v", err, tc.is)
 			}
+			if len(err.Error()) > 200 {
+				t.Errorf("Build: a %d-byte message: %.200q...", len(err.Error()), err)
+			}
 			checkNoOutput(t, dir)
 		})
+	}
+	// With "lo" stripped the long key is 65535 bytes, the longest allowed.
+	path := filepath.Join(dir, "out.stru")
+	if _, err := Build(context.Background(), db, path, Options{Prefix: []byte("lo"), StripPrefix: true}, builder.Options{}); err != nil {
+		t.Fatalf("Build of the stripped long key: %v", err)
 	}
 }
 

@@ -3,7 +3,7 @@
 // Usage:
 //
 //	idxbuild [-0] [-q] [--seed HEX] [--load-factor F] [--filter-bits N] [--sorted] [--mem SIZE] [--tmp-dir DIR] -o OUT [FILE...]
-//	idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U] [-q] [--seed HEX] [--load-factor F] [--filter-bits N] -o OUT
+//	idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U] [-q] [--seed HEX] [--load-factor F] [--filter-bits N] [--mem SIZE] [--tmp-dir DIR] -o OUT
 //
 // Run "idxbuild -h" for the full description of the input format, the
 // flags, the output and the exit status.
@@ -35,7 +35,8 @@ import (
 const usage = `usage: idxbuild [-0] [-q] [--seed HEX] [--load-factor F] [--filter-bits N]
                 [--sorted] [--mem SIZE] [--tmp-dir DIR] -o OUT [FILE...]
        idxbuild --pebble DIR [--prefix P [--strip-prefix]] [--lower L] [--upper U]
-                [-q] [--seed HEX] [--load-factor F] [--filter-bits N] -o OUT
+                [-q] [--seed HEX] [--load-factor F] [--filter-bits N]
+                [--mem SIZE] [--tmp-dir DIR] -o OUT
 
 idxbuild reads keys from each FILE in turn, or from standard input when no
 FILE is given or FILE is "-", and writes the set of distinct keys as a STRU
@@ -254,7 +255,7 @@ func parseArgs(args []string) (*config, error) {
 		switch f.Name {
 		case "o", "seed", "mem", "tmp-dir", "pebble":
 			if f.Value.String() == "" {
-				empty = append(empty, "-"+f.Name)
+				empty = append(empty, flagName(f.Name))
 			}
 		}
 	})
@@ -299,6 +300,14 @@ func parseArgs(args []string) (*config, error) {
 		cfg.opts.HashKey = key
 	}
 	return cfg, nil
+}
+
+// flagName returns how the help writes the flag name: "-o", "--seed".
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // parseSeed decodes the --seed value: exactly 32 hex digits.

@@ -297,10 +297,10 @@ func TestUsageErrors(t *testing.T) {
 		{"filter bits not a number", []string{"--filter-bits", "six", "-o", "OUT"}, "-filter-bits"},
 		// An empty value, as from an unset shell variable, is not the
 		// default: --seed "" would silently give a random key.
-		{"empty seed", []string{"--seed", "", "-o", "OUT"}, "-seed given an empty value"},
+		{"empty seed", []string{"--seed", "", "-o", "OUT"}, "--seed given an empty value"},
 		{"empty -o", []string{"-o", ""}, "-o given an empty value"},
-		{"empty --mem and --tmp-dir", []string{"--mem", "", "--tmp-dir", "", "-o", "OUT"}, "-mem and -tmp-dir given an empty value"},
-		{"empty --pebble", []string{"--pebble", "", "-o", "OUT"}, "-pebble given an empty value"},
+		{"empty --mem and --tmp-dir", []string{"--mem", "", "--tmp-dir", "", "-o", "OUT"}, "--mem and --tmp-dir given an empty value"},
+		{"empty --pebble", []string{"--pebble", "", "-o", "OUT"}, "--pebble given an empty value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,9 +23,14 @@ import (
 const pebbleUsage = `Pebble databases: with --pebble DIR, the keys are those of the Pebble
 (github.com/cockroachdb/pebble/v2) database in the directory DIR, and no
 FILE may be given. Values are ignored. DIR is opened read-only: nothing in
-it is written or removed, but Pebble creates its LOCK file if missing, so
-DIR must be writable. Keys are read in ascending byte order and stream to
-OUT; the database must use Pebble's default comparer.
+it is written or removed, but Pebble opens its LOCK file for writing to
+lock it (creating it if missing, and updating its modification time), so
+LOCK, or DIR if there is no LOCK, must be writable. Keys are read in
+ascending byte order and stream to OUT. The database must use Pebble's
+default comparer and merger, and keep its write-ahead log in DIR (no
+Options.WALDir): otherwise Pebble refuses to open it, and it must be
+indexed from the process that has its options (package pebblesrc).
+--mem and --tmp-dir apply as for key lists.
   --pebble DIR       read the keys of the database in DIR
   --prefix P         only the keys that start with the bytes of P
   --strip-prefix     remove P from the start of each key indexed

@@ -19,6 +19,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/stru-index/stru/cmd/internal/clitest"
+	"github.com/stru-index/stru/index"
 )
 
 // openPebble opens (creating if needed) the database in dir read-write in
@@ -267,6 +268,12 @@ func TestPebbleErrors(t *testing.T) {
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	longDB := filepath.Join(dir, "long")
+	db := openPebble(t, longDB)
+	pebbleSet(t, db, "a", "b"+strings.Repeat("x", index.MaxKeyLen), "c")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(dir, "out.stru")
 	tests := []struct {
 		name string
@@ -281,6 +288,8 @@ func TestPebbleErrors(t *testing.T) {
 		{"lower above upper", []string{"--pebble", dbDir, "--lower", "b", "--upper", "a", "-o", out}, exitUsage, `--lower "b" is above --upper "a"`},
 		{"missing directory", []string{"--pebble", filepath.Join(dir, "missing"), "-o", out}, exitFail, "no such file or directory"},
 		{"not a database", []string{"--pebble", empty, "-o", out}, exitFail, empty + " is not a Pebble database"},
+		{"key too long", []string{"--pebble", longDB, "-o", out}, exitFail,
+			fmt.Sprintf(`%s: key "b%s"... is 65536 bytes, more than the maximum of 65535`, longDB, strings.Repeat("x", 63))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
