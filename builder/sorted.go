@@ -52,8 +52,7 @@ type SortedWriter struct {
 // in the hash table, and so the number of passes over temporary files
 // (see the package documentation). ctx cancels the build: Add and Close
 // then return ctx's error. It fails at once, as WriteFileContext does
-// before its work, if path names a directory or its directory does not
-// exist.
+// before its work, if CheckDestination refuses path.
 func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWriter, error) {
 	set, err := opts.resolve()
 	if err != nil {
