@@ -594,28 +594,6 @@ func TestWriteToShortWrite(t *testing.T) {
 	}
 }
 
-// TestWriteFileOverSymlink writes over a symbolic link: the link is
-// replaced by the new file, and the file it pointed to is left alone, as
-// WriteFileContext says (the rename replaces the link, not its target).
-func TestWriteFileOverSymlink(t *testing.T) {
-	dir := t.TempDir()
-	target, link := filepath.Join(dir, "target"), filepath.Join(dir, "link.stru")
-	if err := errors.Join(os.WriteFile(target, []byte("old"), 0o644), os.Symlink("target", link)); err != nil {
-		t.Fatal(err)
-	}
-	b := mustNew(t, Options{})
-	b.AddString("k")
-	if err := b.WriteFile(link); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Lstat(link); err != nil || !fi.Mode().IsRegular() {
-		t.Errorf("link.stru is %v (%v), want a regular file", fi.Mode(), err)
-	}
-	if data, err := os.ReadFile(target); err != nil || string(data) != "old" {
-		t.Errorf("the link's target now holds %q (%v)", data, err)
-	}
-}
-
 // TestWriteFileReplaces writes a file over an existing one: the new file
 // replaces it whole, a Reader of the old one keeps reading the old set, and
 // no temporary file is left.

@@ -783,6 +783,9 @@ func TestSortedExpect(t *testing.T) {
 		if err := w.Close(); err == nil {
 			t.Fatal("Close after a failed Expect succeeded")
 		}
+		if err := w.Close(); err == nil { // a second Close must not say it wrote
+			t.Fatal("a second Close after a failed one succeeded")
+		}
 		checkEmpty(t, outDir, "after Close")
 		checkEmpty(t, tmp, "after Close")
 	})

@@ -82,8 +82,9 @@ func CheckDestination(path string) error {
 		switch {
 		case fi.IsDir(): // also a link to one, given as "link/"
 			return fmt.Errorf("stru: writing %s: it is a directory", path)
-		case fi.Mode()&fs.ModeSymlink != 0:
-		case !fi.Mode().IsRegular():
+		case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0:
+			// Not every file that is not regular: on Windows, Go calls
+			// OneDrive's files irregular, and the rename replaces them.
 			return fmt.Errorf("stru: writing %s: it is not a regular file (mode %v), and renaming the new index over it would replace it", path, fi.Mode())
 		}
 	}
@@ -242,7 +243,10 @@ func (osFS) CreateTemp(dir, pattern string) (tempFile, error) {
 // the file with mode 0666, less the umask, as os.Create does: the mode a
 // published index should have.
 func createTemp(dir, pattern string) (*os.File, error) {
-	prefix, suffix, _ := strings.Cut(pattern, "*")
+	prefix, suffix := pattern, ""
+	if i := strings.LastIndexByte(pattern, '*'); i >= 0 { // the last, as os.CreateTemp: BASE may hold one
+		prefix, suffix = pattern[:i], pattern[i+1:]
+	}
 	for range 10000 {
 		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+suffix)
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)

@@ -4,12 +4,15 @@ package builder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestWriteFileOverFIFO gives WriteFile and NewSortedWriter a named pipe,
@@ -18,7 +21,7 @@ import (
 // work, and it stays a named pipe.
 func TestWriteFileOverFIFO(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b := mustNew(t, Options{})
@@ -39,10 +42,10 @@ func TestWriteFileOverFIFO(t *testing.T) {
 // mode 0666 less the umask, as the shell's ">" would, whatever the mode of
 // the file they replace.
 func TestWriteFileMode(t *testing.T) {
-	defer syscall.Umask(syscall.Umask(0o022))
+	defer unix.Umask(unix.Umask(0o022))
 	dir := t.TempDir()
 	for _, umask := range []int{0o022, 0o077, 0o002, 0} {
-		syscall.Umask(umask)
+		unix.Umask(umask)
 		want := os.FileMode(0o666 &^ umask)
 		for _, sorted := range []bool{false, true} {
 			path := filepath.Join(dir, fmt.Sprintf("%o-%v.stru", umask, sorted))
@@ -66,6 +69,49 @@ func TestWriteFileMode(t *testing.T) {
 			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
 				t.Errorf("umask %03o, sorted %v: mode %v (%v), want %v", umask, sorted, fi.Mode(), err, want)
 			}
+		}
+	}
+}
+
+// TestWriteFileOverSymlink writes over a symbolic link: the link is
+// replaced by the new file, and the file it pointed to is left alone, as
+// WriteFileContext says (the rename replaces the link, not its target).
+func TestWriteFileOverSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "target"), filepath.Join(dir, "link.stru")
+	if err := errors.Join(os.WriteFile(target, []byte("old"), 0o644), os.Symlink("target", link)); err != nil {
+		t.Fatal(err)
+	}
+	b := mustNew(t, Options{})
+	b.AddString("k")
+	if err := b.WriteFile(link); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("link.stru is %v (%v), want a regular file", fi.Mode(), err)
+	}
+	if data, err := os.ReadFile(target); err != nil || string(data) != "old" {
+		t.Errorf("the link's target now holds %q (%v)", data, err)
+	}
+}
+
+// TestCreateTempName checks the temporary file's name: the pattern's last
+// "*" becomes digits, as with os.CreateTemp, so that an output whose name
+// holds a "*" (possible on unix) still gets ".BASE.tmp-" and digits.
+func TestCreateTempName(t *testing.T) {
+	dir := t.TempDir()
+	for pattern, re := range map[string]string{
+		".set.stru.tmp-*": `^\.set\.stru\.tmp-[0-9]+$`,
+		".a*b.stru.tmp-*": `^\.a\*b\.stru\.tmp-[0-9]+$`,
+		"no-star":         `^no-star[0-9]+$`,
+	} {
+		f, err := createTemp(dir, pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if name := filepath.Base(f.Name()); !regexp.MustCompile(re).MatchString(name) {
+			t.Errorf("pattern %q gave %q, want a name matching %s", pattern, name, re)
 		}
 	}
 }

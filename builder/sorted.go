@@ -145,15 +145,16 @@ func (w *SortedWriter) AddString(key string) error {
 
 // Close writes the index of the keys added to path, atomically, and
 // removes the temporary files. If Add has failed, Close writes nothing
-// and returns Add's error. Close and Abort after Close do nothing and
-// return nil; Close after Abort does nothing and returns an error, since
+// and returns Add's error. Close after Close does nothing and returns
+// what the first Close returned; Abort after Close does nothing and
+// returns nil; Close after Abort does nothing and returns an error, since
 // no index was written.
 func (w *SortedWriter) Close() error {
 	if w.done {
 		if w.aborted {
 			return fmt.Errorf("stru: SortedWriter.Close after Abort: %s was not written", w.path)
 		}
-		return nil
+		return w.err
 	}
 	w.done = true
 	defer w.cleanup()

@@ -14,7 +14,10 @@ import (
 // /proc, where not even root can create a directory. idxbuild exits 1
 // with one line that gives the cause first and then, for a build that
 // failed partway through its input, how far it had read — not FILE:LINE
-// first, as for a fault of the input itself — and leaves no OUT.
+// first, as for a fault of the input itself — and leaves no OUT. (With
+// --sorted the directory is made before any line is read, so the same
+// wording on --sorted's path, for a temporary file that fails partway
+// through the input, is not reached here.)
 func TestSpillFailure(t *testing.T) {
 	dir := t.TempDir()
 	var keys strings.Builder
