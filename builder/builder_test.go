@@ -904,7 +904,7 @@ func TestFilterOption(t *testing.T) {
 			}
 		})
 	}
-	for _, bits := range []int{MaxFilterBitsPerKey + 1, 1 << 40} {
+	for _, bits := range []int{MaxFilterBitsPerKey + 1, math.MaxInt} {
 		if b, err := New(Options{FilterBitsPerKey: bits}); err == nil || b != nil || !strings.Contains(err.Error(), "filter bits") {
 			t.Errorf("New with FilterBitsPerKey %d: %v, %v; want an error about filter bits", bits, b, err)
 		}

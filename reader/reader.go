@@ -81,6 +81,15 @@ func open(path string) (*Reader, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The header is checked against the file's size before the file is
+	// mapped (NewViewOf checks it again, against the mapping): a file
+	// with trailing data is then reported as corrupt even where it could
+	// not be mapped (larger than a 32-bit address space) or, on systems
+	// that read the file into memory instead (mmap_other.go), before it
+	// is read whole.
+	if _, err := h.Layout(uint64(fi.Size()), path); err != nil {
+		return nil, nil, err
+	}
 	data, m, err := mapFile(f, fi.Size())
 	if err != nil {
 		return nil, nil, err
