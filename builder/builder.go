@@ -63,8 +63,9 @@
 // system's temporary directory): the runs, n(L+2) bytes, kept until
 // Builder.Close; while writing, 2n bytes of lengths and, when partitioned,
 // 16n bytes of partition files; for SortedWriter without Expect, n·L bytes
-// of key data instead of runs. The output itself, about n(L+15) bytes at
-// the default load factor, is written beside its destination.
+// of key data instead of runs. The output itself, about n(L+15.75) bytes
+// at the defaults (15 of slots, offsets and lengths, and 0.75 of filter),
+// is written beside its destination.
 //
 // Time: sorting runs costs O(n log n) comparisons in memory; the key data
 // is written to disk twice, by a Builder that spills (in a run, then in

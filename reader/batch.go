@@ -3,7 +3,8 @@ package reader
 import "unsafe"
 
 // ContainsBatch sets out[i] to Contains(keys[i]) for every i below
-// len(keys); out must be at least as long as keys. It interleaves the
+// len(keys); out must be at least as long as keys (a shorter out panics,
+// as slicing it to len(keys) does). It interleaves the
 // memory accesses of groups of keys so that their cache misses overlap:
 // on sets much larger than the processor's caches it answers several times
 // more keys per second than a loop of Contains calls. It does not allocate.

@@ -84,7 +84,9 @@ func (h *Handle) ContainsString(key string) bool { return h.current.Load().Conta
 // Reload opens the file now at the handle's path and, if it opens (and,
 // unless SkipVerify, verifies, or with Preload preloads), makes it
 // current. On any error the
-// current file keeps serving and the error is returned.
+// current file keeps serving and the error is returned. Reload does this
+// whether or not the file changed, reading the whole file each time it
+// verifies; Watch reloads only a changed file.
 func (h *Handle) Reload() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -132,7 +134,10 @@ func openStamped(path string) (*Reader, fileStamp, error) {
 }
 
 // Watch reloads the Handle whenever the file at its path changes, checking
-// every interval, until ctx is done or the Handle is closed. Each failed
+// every interval, until ctx is done or the Handle is closed. A change is
+// a different file (device and inode, as a rename over the path makes) or
+// a different size or modification time; a check is one stat call. Its
+// reloads follow the Handle's HandleOptions, as Reload's do. Each failed
 // reload is passed to onError (which may be nil) and retried at the next
 // change; the current file keeps serving meanwhile. Like time.NewTicker,
 // Watch panics if interval is not positive.
