@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stru-index/stru/builder"
 	"github.com/stru-index/stru/reader"
@@ -135,6 +138,25 @@ func TestPreloadTruncated(t *testing.T) {
 		} else if msg := err.Error(); name != "touch" && (!strings.Contains(msg, path) || strings.Count(strings.ReplaceAll(msg, path, "FILE"), "stru: ") > 1) {
 			t.Errorf("%s of a truncated file: %q: want the path, and \"stru: \" at most once", name, msg)
 		}
+	}
+}
+
+// TestTouchNearMaxInt checks touch on a mapping whose last page starts
+// less than a page below math.MaxInt: the largest file a 32-bit process
+// maps, where the offset of the page after the last overflows an int. On
+// 64-bit systems no mapping is that large, and the test is skipped.
+func TestTouchNearMaxInt(t *testing.T) {
+	if math.MaxInt > math.MaxInt32 {
+		t.Skip("int is 64 bits: no mapping reaches math.MaxInt")
+	}
+	size := math.MaxInt &^ 63 // the largest file size the format allows below it
+	data, err := unix.Mmap(-1, 0, size, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANON|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Skipf("cannot reserve %d bytes of address space: %v", size, err)
+	}
+	defer unix.Munmap(data)
+	if err := reader.Touch(data, os.Getpagesize()); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -13,7 +13,10 @@ func touch(data []byte, pageSize int) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverFault(&err, "a page of the mapping")
 	var sum byte
-	for i := 0; i < len(data); i += pageSize {
+	// i stops at len(data) rather than passing it: on 32-bit systems a
+	// mapping can end less than a page below math.MaxInt, where
+	// i + pageSize would overflow to a negative index.
+	for i := 0; i < len(data); i += min(pageSize, len(data)-i) {
 		sum += data[i]
 	}
 	runtime.KeepAlive(sum) // so that the reads are not optimized away
