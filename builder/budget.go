@@ -35,7 +35,7 @@ type settings struct {
 	loadFactor float64
 	filterBits uint64 // filter bits per key; 0 for no filter
 	hashKey    index.HashKey
-	budget     int64  // bytes; math.MaxInt64 for no limit
+	budget     int64  // bytes, at most math.MaxInt; math.MaxInt for no limit
 	tempDir    string // Options.TempDir: "" for the default
 }
 
@@ -55,6 +55,10 @@ func (opts Options) resolve() (settings, error) {
 	case s.budget < 0:
 		s.budget = math.MaxInt64
 	}
+	// On 32-bit systems no slice can hold more than math.MaxInt bytes: a
+	// larger budget would let a large build place its keys at once and
+	// ask make for more (a panic), where this one spills and partitions.
+	s.budget = min(s.budget, math.MaxInt)
 	switch {
 	case opts.FilterBitsPerKey == 0:
 		s.filterBits = DefaultFilterBitsPerKey

@@ -129,7 +129,9 @@ type Options struct {
 	// and a negative value means no bound (everything in memory). A build
 	// that would exceed it spills to temporary files in TempDir; the
 	// output is the same. The package documentation says how memory,
-	// temporary disk space and time depend on the budget.
+	// temporary disk space and time depend on the budget. On 32-bit
+	// systems the budget is at most math.MaxInt bytes (2 GiB), the most a
+	// slice holds: no bound, or a larger one, means that.
 	MemoryBudget int64
 
 	// TempDir is the directory for temporary files. When empty, a build

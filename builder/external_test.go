@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -611,6 +612,36 @@ func TestSpillBudget(t *testing.T) {
 				t.Fatal("no runs spilled")
 			}
 		})
+	}
+}
+
+// TestBudgetFitsInt checks that the memory a build allocates at once fits
+// an int whatever the budget: without a bound, or with one above 2 GiB, a
+// streamed build of 2^29 keys (2^33 bytes of hashes and locations) on a
+// 32-bit system must place its table in partitions and build its filter
+// in pieces that make can allocate, not ask for more than math.MaxInt
+// bytes, a panic.
+func TestBudgetFitsInt(t *testing.T) {
+	const n = 1 << 29
+	for _, budget := range []int64{-1, 3 << 30, math.MaxInt64} {
+		set, err := Options{MemoryBudget: budget}.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set.budget > math.MaxInt {
+			t.Errorf("budget %d resolves to %d, more than math.MaxInt", budget, set.budget)
+		}
+		s := &streamer{set: set}
+		nb := index.BucketCount(n, set.loadFactor)
+		if parts := partitions(n, nb, s.placementBudget()); len(parts) == 1 {
+			if need := 16*n + tableBytes(nb); need > math.MaxInt {
+				t.Errorf("budget %d: %d keys placed at once, in %d bytes", budget, n, need)
+			}
+		}
+		per := max(uint64(s.placementBudget()), minFilterPiece) / index.FilterBlockSize
+		if piece := min(per, index.FilterBlocks(n, set.filterBits)) * index.FilterBlockSize; piece > math.MaxInt {
+			t.Errorf("budget %d: a filter piece of %d bytes", budget, piece)
+		}
 	}
 }
 
