@@ -409,13 +409,13 @@ func (v *View) entry(ord uint64) (off, n uint64) {
 
 // Key returns the key with ordinal ord, a slice of the file's bytes, and
 // false if ord is not below Len or its table entries point outside the key
-// data (a damaged file).
+// data or span more bytes than the header's longest key (a damaged file).
 func (v *View) Key(ord uint64) ([]byte, bool) {
 	if ord >= v.nkeys {
 		return nil, false
 	}
 	start, end := v.span(ord)
-	if end > uint64(len(v.keys)) || end < start {
+	if end > uint64(len(v.keys)) || end < start || end-start > uint64(v.Header.MaxKeyLen) {
 		return nil, false
 	}
 	return v.keys[start:end:end], true

@@ -1426,3 +1426,35 @@ func TestWrappingOffsets(t *testing.T) {
 		})
 	}
 }
+
+// TestLongSpans checks that Key returns nil for an ordinal whose offset
+// table entries, in the key data, span more bytes than the header's
+// longest key: Key takes a key's end from the next offset (as lookups do),
+// and a damaged table could otherwise make it return a "key" of up to the
+// whole key data, longer than any key of the file, or than any key at all.
+func TestLongSpans(t *testing.T) {
+	shape := hostileShape{keys: 100, buckets: 13, keyBytes: 70000, offsetWidth: 4, lengthWidth: 2, maxKeyLen: 1000}
+	for _, span := range []uint64{1001, index.MaxKeyLen + 1, 70000} {
+		t.Run(fmt.Sprint(span), func(t *testing.T) {
+			sz := shape.sizes()
+			offsets := make([]byte, sz[1])
+			for i := 1; i < int(shape.keys); i++ {
+				le.PutUint32(offsets[4*i:], uint32(span)) // key 0 spans [0, span); the last, [span, keyBytes)
+			}
+			keys := randBytes(rand.New(rand.NewPCG(2, 2)), sz[3])
+			data := assemble(t, shape.header(index.HashKey{}), [4][]byte{make([]byte, sz[0]), offsets, make([]byte, sz[2]), keys})
+			for _, nr := range openReaders(t, data) {
+				r := nr.r
+				for i := range r.Len() {
+					if k := r.Key(i); len(k) > int(shape.maxKeyLen) {
+						t.Errorf("%s: Key(%d) is %d bytes, longer than the header's longest key, %d", nr.how, i, len(k), shape.maxKeyLen)
+					}
+				}
+				exercise(t, r, fixtureProbes(fixtureKeys))
+				if err := r.Verify(); !errors.Is(err, index.ErrCorrupt) {
+					t.Errorf("%s: Verify: %v, want ErrCorrupt", nr.how, err)
+				}
+			}
+		})
+	}
+}
