@@ -17,9 +17,10 @@ var ErrFault = errors.New("stru: memory fault reading the mapped index (file tru
 // would otherwise kill the process with SIGBUS, becomes an error wrapping
 // ErrFault. It costs two runtime/debug.SetPanicOnFault calls and a
 // deferred recover per lookup (see the benchmarks for the figure).
-func (r *Reader) TryContains(key []byte) (bool, error) {
-	_, ok, err := r.TryLookup(key)
-	return ok, err
+func (r *Reader) TryContains(key []byte) (ok bool, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer recoverFault(&err, r.file)
+	return r.Contains(key), nil
 }
 
 // TryLookup is Lookup with the protection of TryContains.

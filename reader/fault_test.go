@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
+	"github.com/stru-index/stru/index"
 	"github.com/stru-index/stru/reader"
 )
 
@@ -53,5 +55,39 @@ func TestTryContainsSurvivesTruncation(t *testing.T) {
 	// The goroutine's fault setting is restored after each call.
 	if ok, err := r.TryContains([]byte("absent")); ok || (err != nil && !errors.Is(err, reader.ErrFault)) {
 		t.Fatalf("TryContains after faults = %v, %v", ok, err)
+	}
+}
+
+// TestTryContainsIsContains checks that TryContains answers as Contains
+// does in a damaged file where Contains and Lookup differ: a key's offset
+// table entry is changed (checksums recomputed), so its slot still points
+// at its bytes and Contains finds it, while Lookup, which reports the
+// ordinal whose offset table entry is the slot's offset, finds none and
+// reports the key absent (format.md §4, "Damaged files").
+func TestTryContainsIsContains(t *testing.T) {
+	data := fixture(t)
+	const ord = 5
+	valid, err := reader.FromBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := slices.Clone(valid.Key(ord))
+	if w := valid.Header().OffsetWidth; w != 4 || len(key) == 0 || len(key) >= index.LongKey {
+		t.Fatalf("the fixture's key %d is %q, offset width %d: want a short key, 4-byte offsets", ord, key, w)
+	}
+	at := layoutOf(t, data)[index.SectionOffsets].Off + 4*ord
+	le.PutUint32(data[at:], le.Uint32(data[at:])+1)
+	resealSection(t, data, index.SectionOffsets)
+	for _, nr := range openReaders(t, data) {
+		r := nr.r
+		if _, ok := r.Lookup(key); ok || !r.Contains(key) {
+			t.Fatalf("%s: Contains(%q) = %v, Lookup's ok %v: want true and false", nr.how, key, r.Contains(key), ok)
+		}
+		if ok, err := r.TryContains(key); !ok || err != nil {
+			t.Errorf("%s: TryContains(%q) = %v, %v; Contains gives true", nr.how, key, ok, err)
+		}
+		if ord, ok, err := r.TryLookup(key); ok || err != nil {
+			t.Errorf("%s: TryLookup(%q) = %d, %v, %v; Lookup gives false", nr.how, key, ord, ok, err)
+		}
 	}
 }
