@@ -116,3 +116,7 @@ func OneLineError(t testing.TB, stderr, prefix string) string {
 	}
 	return line
 }
+
+// RaceEnabled reports whether the tests, and so the tools Build builds,
+// run with the race detector.
+const RaceEnabled = raceEnabled
