@@ -55,10 +55,11 @@ symbolic link at OUT is replaced by the index, not followed. OUT gets mode
 0666 less the umask, as a file the shell's ">" creates, whatever the mode
 of the file it replaces.
 
-Input: one key per line. A line ends at a newline ("\n"); one "\r" just
-before it is removed, so files with CRLF line endings work, while a "\r"
-anywhere else is part of the key. An empty line is the empty key. The last
-line need not end with a newline. Keys are bytes: any encoding, any byte
+Input: one key per line. A line ends at a newline ("\n"); one "\r" at the
+end of a line (just before its newline, or last in an input whose last
+line has none) is removed, so files with CRLF line endings work, while a
+"\r" anywhere else is part of the key. An empty line is the empty key. The
+last line need not end with a newline. Keys are bytes: any encoding, any byte
 but the delimiter, at most 65535 bytes each; a longer key is an error that
 names FILE:LINE. Duplicate keys are dropped and counted.
 

@@ -43,8 +43,9 @@ each as it goes, in constant memory, so it can filter a stream of any length:
 
   producer | idxquery --absent seen.stru
 
-Input lines follow idxbuild's rules: one "\r" just before the newline is
-removed (CRLF input works), an empty line is the empty key, the last line
+Input lines follow idxbuild's rules: one "\r" at the end of a line is
+removed (CRLF input works; also last in an input whose last line has no
+newline), an empty line is the empty key, the last line
 need not end with a newline, and a key longer than 65535 bytes is an error
 (on standard input as among the KEY arguments).
 

@@ -165,12 +165,13 @@ func (c *randomCase) inputs() []string {
 				if !last || !c.noFinal[p] || c.records[i] == "" {
 					b.WriteByte(0)
 				}
-			case last && c.noFinal[p] && c.records[i] != "" && !strings.HasSuffix(c.records[i], "\r"):
-				// An unterminated last line. (Not when the key is
-				// empty, which would leave no line at all, nor when it
-				// ends in "\r": the usage text removes a "\r" before a
-				// newline only, while keyio removes it from an
-				// unterminated last line too.)
+			case last && c.noFinal[p] && c.records[i] != "":
+				// An unterminated last line (not for the empty key,
+				// which would leave no line at all). A CRLF line keeps
+				// its "\r", which is removed there too.
+				if c.crlf[i] {
+					b.WriteByte('\r')
+				}
 			case c.crlf[i]:
 				b.WriteString("\r\n")
 			default:
