@@ -60,13 +60,15 @@ func (kb *keyBuf) hold(key []byte) {
 	kb.sorted = false
 }
 
-// needChunk reports whether a key of n bytes needs a chunk of its own.
+// needChunk reports whether a key of n bytes needs a chunk of its own. A
+// full chunk takes no more keys, not even the empty key: its offset would
+// be the start of the next chunk, which may not exist.
 func (kb *keyBuf) needChunk(n int) bool {
 	if kb.nchunks == 0 {
 		return true
 	}
 	c := kb.chunks[kb.nchunks-1]
-	return len(c)+n > cap(c)
+	return len(c)+n > cap(c) || len(c) == cap(c)
 }
 
 // recsGrowth is how many records recs grows by when full.

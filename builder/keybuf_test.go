@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/stru-index/stru/index"
 )
 
 // TestSortKeys sorts sets of keys, large enough for the radix passes and
@@ -70,4 +72,37 @@ func TestSortKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEmptyKeyAfterFullChunk adds keys that fill the first chunk of the
+// arena exactly, then the empty key, and writes the file: the empty key
+// must not be placed at the offset just past the full chunk, the start of
+// a chunk that does not exist, where sorting the keys would index out of
+// range. Keys run up to the maximum length, so a chunk of 4 MiB fills in
+// 65 keys.
+func TestEmptyKeyAfterFullChunk(t *testing.T) {
+	b := mustNew(t, Options{HashKey: &testKey})
+	want := [][]byte{{}}
+	for left := 1 << b.chunkShift; left > 0; {
+		k := bytes.Repeat([]byte{'k'}, min(left, index.MaxKeyLen))
+		k[0] = byte(len(want))
+		want = append(want, k)
+		left -= len(k)
+	}
+	for _, k := range want[1:] {
+		if err := b.Add(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Add(nil); err != nil {
+		t.Fatal(err)
+	}
+	if b.nchunks != 2 {
+		t.Errorf("the empty key after a full chunk: %d chunks in use, want 2", b.nchunks)
+	}
+	var file bytes.Buffer
+	if _, err := b.WriteTo(&file); err != nil {
+		t.Fatal(err)
+	}
+	checkHolds(t, file.Bytes(), want)
 }
