@@ -106,3 +106,51 @@ func TestEmptyKeyAfterFullChunk(t *testing.T) {
 	}
 	checkHolds(t, file.Bytes(), want)
 }
+
+// TestKeyBufChunkEdges holds keys in arenas of tiny chunks, with lengths
+// drawn to land on a chunk's edges: the empty key, a key as long as a
+// chunk, and a key exactly as long as the space left in the last chunk.
+// Each key's record must lie inside a chunk in use when the key is held,
+// and the keys must come back sorted and distinct, also after the arena
+// is emptied for reuse.
+func TestKeyBufChunkEdges(t *testing.T) {
+	rng := newRand(t)
+	for _, shift := range []uint{3, 4, 6} {
+		size := 1 << shift
+		kb := keyBuf{chunkShift: shift}
+		for round := range 3 {
+			var keys [][]byte
+			for range 2000 {
+				n := rng.IntN(size + 1)
+				switch rng.IntN(4) {
+				case 0:
+					n = 0
+				case 1:
+					if kb.nchunks > 0 {
+						c := kb.chunks[kb.nchunks-1]
+						n = cap(c) - len(c) // 0 when full
+					}
+				}
+				k := make([]byte, n)
+				for i := range k {
+					k[i] = "ab"[rng.IntN(2)]
+				}
+				keys = append(keys, k)
+				kb.hold(k)
+				r := kb.recs[len(kb.recs)-1]
+				if r.off()>>shift >= uint64(kb.nchunks) || r.off()&uint64(size-1)+r.len() > uint64(size) {
+					t.Fatalf("chunks of %d bytes, round %d: key %d (offset %d, length %d) is outside the %d chunks in use", size, round, len(keys)-1, r.off(), r.len(), kb.nchunks)
+				}
+			}
+			kb.sortKeys()
+			var got [][]byte
+			for _, r := range kb.recs {
+				got = append(got, kb.key(r))
+			}
+			if want := sortedSet(keys); !slices.EqualFunc(got, want, bytes.Equal) {
+				t.Fatalf("chunks of %d bytes, round %d: %d keys back, want the %d distinct ones sorted", size, round, len(got), len(want))
+			}
+			kb.release(true)
+		}
+	}
+}
