@@ -49,16 +49,16 @@ func (opts Options) resolve() (settings, error) {
 	if !(s.loadFactor >= MinLoadFactor && s.loadFactor <= MaxLoadFactor) {
 		return s, fmt.Errorf("stru: load factor %v is outside [%v, %v]", opts.LoadFactor, MinLoadFactor, MaxLoadFactor)
 	}
+	// No budget is larger than math.MaxInt bytes, the most a slice holds:
+	// on 32-bit systems a larger one would let a large build place its
+	// keys at once and ask make for more (a panic), where this one spills
+	// and partitions.
 	switch {
 	case s.budget == 0:
 		s.budget = DefaultMemoryBudget
-	case s.budget < 0:
-		s.budget = math.MaxInt64
+	case s.budget < 0 || s.budget > math.MaxInt:
+		s.budget = math.MaxInt
 	}
-	// On 32-bit systems no slice can hold more than math.MaxInt bytes: a
-	// larger budget would let a large build place its keys at once and
-	// ask make for more (a panic), where this one spills and partitions.
-	s.budget = min(s.budget, math.MaxInt)
 	switch {
 	case opts.FilterBitsPerKey == 0:
 		s.filterBits = DefaultFilterBitsPerKey
