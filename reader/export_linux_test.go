@@ -8,7 +8,7 @@ var Touch = touch
 // collection has not yet released, and the step by which they may grow
 // before Close starts a collection.
 func RetiredMappings() (pending, step int64) {
-	return retiredMappings.n.Load(), retiredMappings.step
+	return collections.retiredMappings.n.Load(), collections.retiredMappings.step
 }
 
 // VerifyView is Verify without its Preload, for the test of a file that

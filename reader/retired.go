@@ -24,13 +24,22 @@ import (
 // A Handle's replaced Readers are not closed but left to the collector too
 // (Handle), and each still maps its file, which its publisher has usually
 // deleted by renaming a new one over it: the disk space and page cache
-// stay held until a collection. So every replacement starts one.
-var (
-	retiredMappings = pileup{step: 4096}
-	retiredBytes    = pileup{step: 4 << 40} // 4 TiB
-	replacedReaders = pileup{step: 1}
-	collecting      atomic.Bool // a collection started by collectPiledUp is running
-)
+// stay held until a collection. So every replacement asks for one, and a
+// replacement made while a collection runs asks for another after it, as
+// that one may have started before the Reader was replaced.
+var collections = collector{
+	retiredMappings: pileup{step: 4096},
+	retiredBytes:    pileup{step: 4 << 40}, // 4 TiB
+}
+
+// A collector decides when to start a collection in the background, and
+// starts it.
+type collector struct {
+	retiredMappings pileup       // mappings Close has retired and no collection has released
+	retiredBytes    pileup       // their bytes
+	replaced        atomic.Int64 // Readers a Handle has replaced since the last collection started
+	running         atomic.Bool  // a collection the collector started is running
+}
 
 // releaseWhenCollected releases m, which Close has retired, once r is
 // garbage collected, and starts a collection if retired mappings have
@@ -38,39 +47,49 @@ var (
 func releaseWhenCollected(r *Reader, m *mapping) {
 	runtime.AddCleanup(r, func(m *mapping) { // capturing nothing, so that Close allocates no closure
 		m.release()
-		retiredMappings.remove(1)
-		retiredBytes.remove(int64(m.size))
+		collections.retiredMappings.remove(1)
+		collections.retiredBytes.remove(int64(m.size))
 	}, m)
-	retiredMappings.add(1)
-	retiredBytes.add(int64(m.size))
-	collectPiledUp()
+	collections.retiredMappings.add(1)
+	collections.retiredBytes.add(int64(m.size))
+	collections.collectIfDue()
 }
 
-// collectReplaced counts r, a Reader a Handle has replaced, until it is
-// collected, and starts a collection, so that its file is unmapped soon
-// after no goroutine holds r any more.
-func collectReplaced(r *Reader) {
-	runtime.AddCleanup(r, func(struct{}) { replacedReaders.remove(1) }, struct{}{})
-	replacedReaders.add(1)
-	collectPiledUp()
+// collectReplaced starts a collection, now or after the running one, so
+// that r, a Reader a Handle has replaced, is unmapped soon after no
+// goroutine holds it any more.
+func collectReplaced(*Reader) {
+	collections.replaced.Add(1)
+	collections.collectIfDue()
 }
 
-// collectPiledUp starts a collection if retired mappings have piled up, or
-// a Handle has replaced a Reader, since the last one, and none is running.
-// A running one calls it again when it ends, so that what was retired or
-// replaced while it ran is looked at too.
-func collectPiledUp() {
-	if !retiredMappings.over() && !retiredBytes.over() && !replacedReaders.over() || !collecting.CompareAndSwap(false, true) {
+// collectIfDue starts a collection in the background if one is due and
+// none is running. A running one calls it again when it ends, so that
+// what was retired or replaced while it ran is looked at too.
+func (c *collector) collectIfDue() {
+	if !c.claim() {
 		return
 	}
-	retiredMappings.mark()
-	retiredBytes.mark()
-	replacedReaders.mark()
 	go func() {
 		runtime.GC()
-		collecting.Store(false)
-		collectPiledUp()
+		c.running.Store(false)
+		c.collectIfDue()
 	}()
+}
+
+// claim reports whether a collection is due (retired mappings or bytes
+// have piled up, or a Handle has replaced a Reader, since the last one
+// started) and none is running; if so, it marks the collection as running
+// and resets what made it due.
+func (c *collector) claim() bool {
+	due := c.retiredMappings.over() || c.retiredBytes.over() || c.replaced.Load() > 0
+	if !due || !c.running.CompareAndSwap(false, true) {
+		return false
+	}
+	c.retiredMappings.mark()
+	c.retiredBytes.mark()
+	c.replaced.Store(0)
+	return true
 }
 
 // A pileup counts what has been retired and not yet released, and says

@@ -46,3 +46,60 @@ func TestPileup(t *testing.T) {
 		})
 	}
 }
+
+// TestCollectorClaim checks when a collector starts a collection: when
+// retired mappings have piled up or a Handle has replaced a Reader, and
+// none is running. A replacement made while one runs starts another when
+// it ends, even if that one's releases came first: it may have started
+// before the Reader was replaced, and nothing else would collect it in a
+// process whose heap does not grow.
+func TestCollectorClaim(t *testing.T) {
+	type op struct {
+		do    string // "replace", "retire", "release" (of a retired mapping), "end" (of the running collection) or "claim"
+		claim bool   // for "claim": whether a collection is due and none running
+	}
+	tests := []struct {
+		name string
+		ops  []op
+	}{
+		{"nothing due", []op{{"claim", false}}},
+		{"a replacement", []op{{"replace", false}, {"claim", true}, {"claim", false}, {"end", false}, {"claim", false}}},
+		{"replacements while one runs", []op{
+			{"replace", false}, {"claim", true},
+			{"replace", false}, {"replace", false}, {"claim", false},
+			{"end", false}, {"claim", true}, {"end", false}, {"claim", false},
+		}},
+		{"a replacement while one runs, then its releases", []op{
+			{"retire", false}, {"retire", false}, {"replace", false}, {"claim", true},
+			{"replace", false},
+			{"release", false}, {"release", false},
+			{"end", false}, {"claim", true},
+		}},
+		{"retired mappings a step above the base", []op{
+			{"retire", false}, {"claim", false}, {"retire", false}, {"claim", true}, {"end", false}, {"claim", false},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := collector{retiredMappings: pileup{step: 2}, retiredBytes: pileup{step: 1 << 40}}
+			for i, o := range tt.ops {
+				switch o.do {
+				case "replace":
+					c.replaced.Add(1)
+				case "retire":
+					c.retiredMappings.add(1)
+					c.retiredBytes.add(4096)
+				case "release":
+					c.retiredMappings.remove(1)
+					c.retiredBytes.remove(4096)
+				case "end":
+					c.running.Store(false)
+				case "claim":
+					if got := c.claim(); got != o.claim {
+						t.Fatalf("op %d: claim = %v, want %v", i, got, o.claim)
+					}
+				}
+			}
+		})
+	}
+}
