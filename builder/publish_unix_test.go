@@ -115,3 +115,59 @@ func TestCreateTempName(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedExpectBeyondFileLimit gives SortedWriter.Expect counts whose
+// keys section starts beyond the process's file size limit (RLIMIT_FSIZE,
+// lowered to 1 GiB for the test), as counts too large for the file system
+// (ext4's 16 TiB) would: Expect's counts need not be right, so the build
+// must still write the index of the keys added, in the same bytes.
+func TestSortedExpectBeyondFileLimit(t *testing.T) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 1 << 30
+	if lim.Cur != unix.RLIM_INFINITY && lim.Cur < limit {
+		t.Skipf("file size limit %d is below %d", lim.Cur, limit)
+	}
+	low := lim
+	low.Cur = limit
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+			t.Fatal(err)
+		}
+	}()
+
+	keys := [][]byte{[]byte(""), []byte("a"), []byte("b")}
+	opts := Options{HashKey: &testKey}
+	want, _ := inMemory(t, keys, opts)
+	tmp, outDir := t.TempDir(), t.TempDir()
+	opts.TempDir = tmp
+	path := filepath.Join(outDir, "x.stru")
+	w, err := NewSortedWriter(context.Background(), path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	// 2^28 keys: a table of 2^28 / 6.4 buckets, 2.7 GB, before the keys.
+	if err := w.Expect(1<<28, 1<<28, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := w.Add(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSameFile(t, got, want, "SortedWriter after Expect")
+	checkEmpty(t, tmp, "after Close")
+}

@@ -83,7 +83,9 @@ func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWri
 // they are not (duplicates dropped, an input that changed), Close moves
 // the key data once, and the file is the same. Expect creates the
 // output's temporary file at once, as Close would (".BASE.tmp-" and digits
-// in path's directory). It fails after Add, and then like Add.
+// in path's directory), unless the counts put the keys section beyond the
+// largest file the format, the file system or the process's limit allows:
+// then it changes nothing. It fails after Add, and then like Add.
 func (w *SortedWriter) Expect(keys, keyBytes uint64, maxLen uint32) error {
 	switch {
 	case w.err != nil:
@@ -107,7 +109,15 @@ func (w *SortedWriter) Expect(keys, keyBytes uint64, maxLen uint32) error {
 		w.err = errors.New("stru: internal error: the temporary file does not support positional reads and writes")
 		return w.err
 	}
-	s, err := newStreamer(w.ctx, w.set, w.dir, out, l[index.SectionKeys].Off)
+	// Counts too large for the file system (ext4 takes files of up to 16
+	// TiB) or the process's file size limit would put the key data out of
+	// the file's reach: keep the temporary file then too.
+	ke := l[index.SectionKeys]
+	if err := out.Truncate(int64(ke.Off + ke.Size)); err != nil {
+		p.abort()
+		return nil
+	}
+	s, err := newStreamer(w.ctx, w.set, w.dir, out, ke.Off)
 	if err != nil {
 		p.abort()
 		w.err = err
