@@ -50,8 +50,9 @@ type SortedWriter struct {
 // path, with temporary files in Options.TempDir, or else path's
 // directory. Options.MemoryBudget bounds the memory used to place the keys
 // in the hash table, and so the number of passes over temporary files
-// (see the package documentation). ctx cancels the build: Add and Close
-// then return ctx's error. It fails at once, as WriteFileContext does
+// (see the package documentation). ctx cancels the build: Close then
+// returns ctx's error, and so does Add, which looks at ctx once every
+// 65 536 keys, so as to cost nothing per key. It fails at once, as WriteFileContext does
 // before its work, if CheckDestination refuses path.
 func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWriter, error) {
 	set, err := opts.resolve()
@@ -133,7 +134,8 @@ func (w *SortedWriter) Expect(keys, keyBytes uint64, maxLen uint32) error {
 // Stats.Duplicates. A smaller key is an error of type *OrderError, which
 // gives its position. Add also fails for a key longer than
 // index.MaxKeyLen, with an error wrapping index.ErrKeyTooLong, when
-// writing a temporary file fails, and when ctx is canceled.
+// writing a temporary file fails, and when it finds ctx canceled (it
+// looks once every 65 536 keys).
 //
 // After an error, Add returns the same error and adds nothing more; Close
 // returns it too, and writes nothing.
