@@ -66,7 +66,9 @@ type Options struct {
 	Lower []byte
 
 	// Upper, when not nil, is the exclusive upper bound: only keys < Upper
-	// are read. An empty, non-nil Upper reads nothing.
+	// are read. An empty, non-nil Upper reads nothing. A Lower above
+	// Upper is an error, which Keys yields and Build returns; a Lower
+	// equal to Upper reads nothing.
 	Upper []byte
 
 	// Prefix, when not empty, reads only the keys that start with Prefix.
