@@ -24,7 +24,9 @@ import (
 // the old file finishes on it. So that a replaced file, usually deleted by
 // the rename that replaced it, does not hold its disk space until the
 // collector happens to run, each reload starts a collection in the
-// background.
+// background, and, while a replaced Reader survives it because a
+// goroutine held it then, more, at intervals that double from 10 ms to
+// two minutes.
 //
 // A Handle is safe for concurrent use.
 type Handle struct {

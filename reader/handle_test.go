@@ -192,6 +192,46 @@ func TestHandleReloadUnmapsWithoutGC(t *testing.T) {
 	}
 }
 
+// TestHandleHeldReaderUnmappedWithoutGC holds the Handle's Reader, as a
+// lookup in flight does, while a reload replaces it and the collection the
+// reload starts runs, with the garbage collector off: once the Reader is
+// dropped, the replaced file must be unmapped all the same, without
+// anyone calling runtime.GC or reloading again.
+func TestHandleHeldReaderUnmappedWithoutGC(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts mappings through /proc/self/maps")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	h, dir, path := publishedHandle(t)
+	defer h.Close()
+	held := h.Reader()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gcs := ms.NumGC
+	publish(t, path, versionKeys("B"))
+	if err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// The reload's collection runs while held is held.
+	for deadline := time.Now().Add(20 * time.Second); ms.NumGC == gcs; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no collection 20 s after a reload with the collector off")
+		}
+		runtime.ReadMemStats(&ms)
+	}
+	if !held.ContainsString("version-A") || !h.ContainsString("version-B") {
+		t.Fatal("the held Reader or the Handle answers from the wrong version")
+	}
+	held = nil
+	deadline := time.Now().Add(20 * time.Second)
+	for mappingsOf(t, dir) > 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := mappingsOf(t, dir); n > 1 {
+		t.Fatalf("%d mappings of the index remain 20 s after the replaced Reader was dropped, with the collector off; want 1", n)
+	}
+}
+
 // TestHandleReloadFailureKeepsServing checks that a missing, damaged or
 // foreign file at the path leaves the current index serving and returns
 // the error.

@@ -5,6 +5,7 @@ package reader
 import (
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // A closed Reader keeps its addresses reserved, as zero pages, until it is
@@ -26,10 +27,17 @@ import (
 // deleted by renaming a new one over it: the disk space and page cache
 // stay held until a collection. So every replacement asks for one, and a
 // replacement made while a collection runs asks for another after it, as
-// that one may have started before the Reader was replaced.
+// that one may have started before the Reader was replaced. A replaced
+// Reader that a goroutine still held when the collection ran (a lookup
+// in flight is enough) survives it, and in a process whose heap does not
+// grow nothing else would collect it: so while replaced Readers remain,
+// collections are asked for again, 10 ms after the replacement, then at
+// intervals that double up to two minutes (retryLast), and start again
+// from 10 ms at the next replacement.
 var collections = collector{
 	retiredMappings: pileup{step: 4096},
 	retiredBytes:    pileup{step: 4 << 40}, // 4 TiB
+	replacedNow:     make(chan struct{}, 1),
 }
 
 // A collector decides when to start a collection in the background, and
@@ -37,9 +45,22 @@ var collections = collector{
 type collector struct {
 	retiredMappings pileup       // mappings Close has retired and no collection has released
 	retiredBytes    pileup       // their bytes
-	replaced        atomic.Int64 // Readers a Handle has replaced since the last collection started
+	replaced        atomic.Int64 // Readers a Handle has replaced, and retries for those left, since the last collection started
 	running         atomic.Bool  // a collection the collector started is running
+
+	unreleased  atomic.Int64  // Readers a Handle has replaced that no collection has found unreachable yet
+	retrying    atomic.Bool   // a retry loop (retryWhileUnreleased) is running
+	replacedNow chan struct{} // tells the retry loop of a replacement
 }
+
+// The intervals at which a collector asks again for a collection while
+// replaced Readers remain (retryWhileUnreleased): the first, after a
+// replacement, and the longest, the period at which the runtime itself
+// forces a collection when the collector is on.
+const (
+	retryFirst = 10 * time.Millisecond
+	retryLast  = 2 * time.Minute
+)
 
 // releaseWhenCollected releases m, which Close has retired, once r is
 // garbage collected, and starts a collection if retired mappings have
@@ -55,12 +76,59 @@ func releaseWhenCollected(r *Reader, m *mapping) {
 	collections.collectIfDue()
 }
 
-// collectReplaced starts a collection, now or after the running one, so
-// that r, a Reader a Handle has replaced, is unmapped soon after no
-// goroutine holds it any more.
-func collectReplaced(*Reader) {
+// collectReplaced starts a collection, now or after the running one, and
+// more while r is not collected (retryWhileUnreleased), so that r, a
+// Reader a Handle has replaced, is unmapped soon after no goroutine holds
+// it any more.
+func collectReplaced(r *Reader) {
+	runtime.AddCleanup(r, func(struct{}) { collections.unreleased.Add(-1) }, struct{}{})
+	collections.unreleased.Add(1)
 	collections.replaced.Add(1)
 	collections.collectIfDue()
+	select {
+	case collections.replacedNow <- struct{}{}:
+	default: // a replacement is pending already
+	}
+	collections.retryWhileUnreleased()
+}
+
+// retryWhileUnreleased starts, unless it runs already, a loop that asks
+// for a collection while replaced Readers remain uncollected: retryFirst
+// after it starts or after the latest replacement, then at intervals
+// that double up to retryLast. It ends when none remains.
+func (c *collector) retryWhileUnreleased() {
+	if !c.retrying.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		delay := retryFirst
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.replacedNow: // its own collection has started
+				delay = retryFirst
+				t.Reset(delay)
+				continue
+			case <-t.C:
+			}
+			// The cleanups of what the last collection found run after
+			// it: only what it did not find is counted by now.
+			if c.unreleased.Load() > 0 {
+				c.replaced.Add(1)
+				c.collectIfDue()
+			} else {
+				c.retrying.Store(false)
+				// A replacement made since the last look found the
+				// loop running: go on for it.
+				if c.unreleased.Load() == 0 || !c.retrying.CompareAndSwap(false, true) {
+					return
+				}
+			}
+			delay = min(2*delay, retryLast)
+			t.Reset(delay)
+		}
+	}()
 }
 
 // collectIfDue starts a collection in the background if one is due and
