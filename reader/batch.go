@@ -1,6 +1,9 @@
 package reader
 
-import "unsafe"
+import (
+	"runtime"
+	"unsafe"
+)
 
 // ContainsBatch sets out[i] to Contains(keys[i]) for every i below
 // len(keys); out must be at least as long as keys (a shorter out panics,
@@ -15,6 +18,7 @@ func (r *Reader) ContainsBatch(keys [][]byte, out []bool) {
 		return
 	}
 	r.view.FindBatch(keys, out)
+	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 }
 
 // ContainsStrings is ContainsBatch for string keys.

@@ -3,6 +3,7 @@ package reader
 import (
 	"errors"
 	"fmt"
+	"runtime"
 )
 
 // Preload reads the whole file into memory now, so that lookups do not
@@ -34,7 +35,9 @@ func (r *Reader) Preload() error {
 	if r.m == nil {
 		return nil
 	}
-	if err := populate(r.view.Data()); err != nil {
+	err := populate(r.view.Data())
+	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
+	if err != nil {
 		if errors.Is(err, ErrFault) { // its message starts with "stru: " already
 			return fmt.Errorf("%w, while preloading %s", err, r.file)
 		}

@@ -27,6 +27,7 @@ import (
 	"io/fs"
 	"iter"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
@@ -38,9 +39,19 @@ import (
 type Reader struct {
 	view   index.View
 	closed atomic.Bool
-	m      *mapping // nil for FromBytes and empty files
+	m      *mapping // nil for FromBytes and empty files; see below on when it is unmapped
 	file   string
 }
+
+// A Reader's mapping is unmapped once the Reader is garbage collected,
+// when it was closed (releaseWhenCollected) or replaced by a Handle. A
+// lookup reads the mapping through slices of r.view, which do not keep
+// the Reader alive, and the compiler lets a variable die at its last use:
+// so that the Reader cannot be collected, and the mapping unmapped, while
+// a method still reads it (say, in a Handle lookup whose Reader the
+// Handle has just replaced), every method that reads the mapping calls
+// runtime.KeepAlive(r) after its last read, as package os does for the
+// descriptor of an *os.File.
 
 // Open maps the file at path and checks its header in O(1): the magic
 // (index.ErrNotIndex), the version and flags (index.ErrVersion), the header
@@ -141,7 +152,9 @@ func (r *Reader) Contains(key []byte) bool {
 	if r.closed.Load() {
 		return false
 	}
-	return r.view.Has(key)
+	ok := r.view.Has(key)
+	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
+	return ok
 }
 
 // ContainsString reports whether key is in the set.
@@ -156,6 +169,7 @@ func (r *Reader) Lookup(key []byte) (ordinal int, ok bool) {
 		return 0, false
 	}
 	ord, ok := r.view.Find(key)
+	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 	return int(ord), ok
 }
 
@@ -181,6 +195,7 @@ func (r *Reader) Key(i int) []byte {
 		return nil
 	}
 	k, _ := r.view.Key(uint64(i))
+	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 	return k
 }
 
@@ -203,6 +218,7 @@ func (r *Reader) PrefixRange(prefix []byte) (start, end int) {
 	} else {
 		hi = r.view.Len()
 	}
+	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 	return int(lo), int(max(lo, hi))
 }
 
@@ -279,6 +295,7 @@ func (r *Reader) Verify() error {
 func (r *Reader) verifyView() (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverFault(&err, "verifying "+r.file)
+	defer runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 	return r.view.Verify()
 }
 
