@@ -351,7 +351,7 @@ func TestFailure(t *testing.T) {
 		{name: "key too long with CRLF", files: []string{"a\r\n" + tooLong + "\r\n"}, wantMsg: "in0:2: key is 65536 bytes long"},
 		{name: "key too long unterminated", files: []string{"a\n" + longest + "yz"}, wantMsg: "in0:2: key is 65537 bytes long"},
 		{name: "key too long in NUL record", flags: []string{"-0"}, files: []string{"a\x00b\x00" + longest + "\r\x00"}, wantMsg: "in0:3: key is 65536 bytes long"},
-		{name: "key far too long on stdin", stdin: "a\n" + strings.Repeat("y", 3<<20), wantMsg: "<stdin>:2: key is more than"},
+		{name: "key far too long on stdin", stdin: "a\n" + strings.Repeat("y", 3<<20), wantMsg: "<stdin>:2: key is at least"},
 		{name: "missing input", files: []string{"a\n", "MISSING"}, wantMsg: "no such file"},
 		{name: "input is a directory", files: []string{"DIR"}, wantMsg: "is a directory"},
 	}

@@ -71,7 +71,12 @@ func TestScannerKeyTooLong(t *testing.T) {
 		{"longest key with CR", "a\n" + max + "\r\n", false, ""},
 		{"one byte over", "a\nb\n" + max + "x\nc\n", false, "in:3: key is 65536 bytes long"},
 		{"CR counts in NUL mode", max + "\r\x00", true, "in:1: key is 65536 bytes long"},
-		{"longer than the buffer", "a\n" + strings.Repeat("k", BufferSize+10), false, "in:2: key is more than 1048576 bytes long"},
+		{"longer than the buffer", "a\n" + strings.Repeat("k", BufferSize+10), false, "in:2: key is at least 1048576 bytes long"},
+		// A key that fills the buffer is not more than its size.
+		{"as long as the buffer", "a\n" + strings.Repeat("k", BufferSize) + "\n", false, "in:2: key is at least 1048576 bytes long"},
+		{"as long as the buffer, NUL mode", strings.Repeat("k", BufferSize) + "\x00", true, "in:1: key is at least 1048576 bytes long"},
+		{"the buffer with the CR of CRLF", strings.Repeat("k", BufferSize-1) + "\r\n", false, "in:1: key is at least 1048575 bytes long"},
+		{"the buffer with a CR, NUL mode", strings.Repeat("k", BufferSize-1) + "\r\x00", true, "in:1: key is at least 1048576 bytes long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
