@@ -47,7 +47,7 @@ func (opts Options) resolve() (settings, error) {
 		s.loadFactor = DefaultLoadFactor
 	}
 	if !(s.loadFactor >= MinLoadFactor && s.loadFactor <= MaxLoadFactor) {
-		return s, fmt.Errorf("stru: load factor %v is outside [%v, %v]", opts.LoadFactor, MinLoadFactor, MaxLoadFactor)
+		return s, errorf("load factor %v is outside [%v, %v]", opts.LoadFactor, MinLoadFactor, MaxLoadFactor)
 	}
 	// No budget is larger than math.MaxInt bytes, the most a slice holds:
 	// on 32-bit systems a larger one would let a large build place its
@@ -65,7 +65,7 @@ func (opts Options) resolve() (settings, error) {
 	case opts.FilterBitsPerKey < 0:
 		s.filterBits = 0
 	case opts.FilterBitsPerKey > MaxFilterBitsPerKey:
-		return s, fmt.Errorf("stru: %d filter bits per key is more than the maximum of %d", opts.FilterBitsPerKey, MaxFilterBitsPerKey)
+		return s, errorf("%d filter bits per key is more than the maximum of %d", opts.FilterBitsPerKey, MaxFilterBitsPerKey)
 	default:
 		s.filterBits = uint64(opts.FilterBitsPerKey)
 	}
@@ -160,7 +160,7 @@ type scratch struct {
 func newScratch(dir string) (*scratch, error) {
 	d, err := os.MkdirTemp(dir, ".stru-tmp-")
 	if err != nil {
-		return nil, fmt.Errorf("stru: creating a directory for temporary files: %w", err)
+		return nil, errorf("creating a directory for temporary files: %w", err)
 	}
 	return &scratch{dir: d}, nil
 }
@@ -170,7 +170,7 @@ func (s *scratch) create(what string) (*os.File, error) {
 	s.n++
 	f, err := os.OpenFile(filepath.Join(s.dir, fmt.Sprintf("%s-%d", what, s.n)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("stru: creating a temporary file: %w", err)
+		return nil, errorf("creating a temporary file: %w", err)
 	}
 	return f, nil
 }

@@ -178,7 +178,7 @@ func (w *runWriter) add(key []byte) error {
 	binary.LittleEndian.PutUint16(w.hdr[:], uint16(len(key)))
 	w.w.Write(w.hdr[:])
 	if _, err := w.w.Write(key); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", w.r.path, err)
+		return errorf("writing %s: %w", w.r.path, err)
 	}
 	w.r.keys++
 	w.r.keyBytes += uint64(len(key))
@@ -194,7 +194,7 @@ func (w *runWriter) finish() (run, error) {
 	}
 	if err != nil {
 		os.Remove(w.r.path)
-		return run{}, fmt.Errorf("stru: writing %s: %w", w.r.path, err)
+		return run{}, errorf("writing %s: %w", w.r.path, err)
 	}
 	return w.r, nil
 }
@@ -218,7 +218,7 @@ type runReader struct {
 func openRun(r run, bufSize int) (*runReader, error) {
 	f, err := os.Open(r.path)
 	if err != nil {
-		return nil, fmt.Errorf("stru: reading a run: %w", err)
+		return nil, errorf("reading a run: %w", err)
 	}
 	// The buffer holds the longest key, which Peek returns in place.
 	return &runReader{run: r, f: f, r: bufio.NewReaderSize(f, max(bufSize, index.MaxKeyLen+1)), left: r.keys}, nil
@@ -251,7 +251,7 @@ func (rr *runReader) damaged(err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("stru: reading run %s (%d of %d keys left): %w", rr.path, rr.left, rr.keys, err)
+	return errorf("reading run %s (%d of %d keys left): %w", rr.path, rr.left, rr.keys, err)
 }
 
 func (rr *runReader) close() { rr.f.Close() }
@@ -452,7 +452,7 @@ func (b *Builder) streamRuns(ctx context.Context, dir *scratch, out outputFile) 
 // temporary output file, then placed and published.
 func (b *Builder) publishExternal(ctx context.Context, fsys fileSystem, path string) error {
 	if err := b.toRuns(ctx, b.tempDirFor(path)); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", path, err)
+		return errorf("writing %s: %w", path, err)
 	}
 	dir, err := newScratch(b.tempDirFor(path))
 	if err != nil {
@@ -496,7 +496,7 @@ func (b *Builder) writeToExternal(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("stru: %w", err)
+		return 0, errorf("%w", err)
 	}
 	n, err := io.Copy(w, f)
 	if err != nil {

@@ -18,7 +18,6 @@ package builder
 import (
 	"bufio"
 	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 
@@ -74,10 +73,10 @@ func (s *streamer) placeAll(out outputFile, layout *index.Layout, key index.Hash
 	}
 	crc, err = w.flush()
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("stru: writing the buckets section: %w", err)
+		return 0, 0, 0, errorf("writing the buckets section: %w", err)
 	}
 	if w.off != be.End {
-		return 0, 0, 0, fmt.Errorf("stru: internal error: the buckets section ends at %d, not %d", w.off, be.End)
+		return 0, 0, 0, errorf("internal error: the buckets section ends at %d, not %d", w.off, be.End)
 	}
 	if len(parts) > 1 {
 		nparts = len(parts)
@@ -169,11 +168,11 @@ func (s *streamer) splitHashes(out outputFile, layout *index.Layout, k0, k1, nb 
 		return err
 	})
 	if err != nil {
-		return files, fmt.Errorf("stru: writing a partition file: %w", err)
+		return files, errorf("writing a partition file: %w", err)
 	}
 	for _, f := range files {
 		if err := f.w.Flush(); err != nil {
-			return files, fmt.Errorf("stru: writing a partition file: %w", err)
+			return files, errorf("writing a partition file: %w", err)
 		}
 	}
 	return files, nil
@@ -190,7 +189,7 @@ func (t *table) placePartition(pf *partFile, nb uint64, p partition, seed uint64
 	var rec [partRecord]byte
 	for i := range n {
 		if _, err := io.ReadFull(r, rec[:]); err != nil {
-			return fmt.Errorf("stru: reading partition file %s: %w", pf.f.Name(), unexpected(err))
+			return errorf("reading partition file %s: %w", pf.f.Name(), unexpected(err))
 		}
 		t.hashBuf[i] = binary.LittleEndian.Uint64(rec[0:])
 		t.locBuf[i] = binary.LittleEndian.Uint64(rec[8:])

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -81,20 +80,20 @@ func CheckDestination(path string) error {
 	if fi, err := os.Lstat(path); err == nil {
 		switch {
 		case fi.IsDir(): // also a link to one, given as "link/"
-			return fmt.Errorf("stru: writing %s: it is a directory", path)
+			return errorf("writing %s: it is a directory", path)
 		case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0:
 			// Not every file that is not regular: on Windows, Go calls
 			// OneDrive's files irregular, and the rename replaces them.
-			return fmt.Errorf("stru: writing %s: it is not a regular file (mode %v), and renaming the new index over it would replace it", path, fi.Mode())
+			return errorf("writing %s: it is not a regular file (mode %v), and renaming the new index over it would replace it", path, fi.Mode())
 		}
 	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
 	switch {
 	case err != nil:
-		return fmt.Errorf("stru: writing %s: %w", path, err)
+		return errorf("writing %s: %w", path, err)
 	case !fi.IsDir():
-		return fmt.Errorf("stru: writing %s: %s is not a directory", path, dir)
+		return errorf("writing %s: %s is not a directory", path, dir)
 	}
 	return nil
 }
@@ -107,7 +106,7 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) err
 	}
 	p, err := b.prepare(ctx)
 	if err != nil {
-		return fmt.Errorf("stru: writing %s: %w", path, err)
+		return errorf("writing %s: %w", path, err)
 	}
 	return publishFile(ctx, fsys, path, func(f tempFile) error {
 		bw := bufio.NewWriterSize(f, publishChunk)
@@ -138,7 +137,7 @@ func publishFile(ctx context.Context, fsys fileSystem, path string, fill func(f 
 	}
 	if err := fill(p.f); err != nil {
 		p.abort()
-		return fmt.Errorf("stru: writing %s: %w", p.tmp, err)
+		return errorf("writing %s: %w", p.tmp, err)
 	}
 	return p.commit(ctx, renamed)
 }
@@ -156,11 +155,11 @@ type pending struct {
 // (step 2).
 func createPending(ctx context.Context, fsys fileSystem, path string) (*pending, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("stru: writing %s: %w", path, err)
+		return nil, errorf("writing %s: %w", path, err)
 	}
 	f, err := fsys.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("stru: creating temporary file for %s: %w", path, err)
+		return nil, errorf("creating temporary file for %s: %w", path, err)
 	}
 	return &pending{fsys: fsys, path: path, tmp: f.Name(), f: f}, nil
 }
@@ -186,26 +185,26 @@ func (p *pending) commit(ctx context.Context, renamed func()) (err error) {
 		}
 	}()
 	if err = ctx.Err(); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", p.path, err)
+		return errorf("writing %s: %w", p.path, err)
 	}
 	if err = p.f.Sync(); err != nil {
-		return fmt.Errorf("stru: syncing %s: %w", p.tmp, err)
+		return errorf("syncing %s: %w", p.tmp, err)
 	}
 	closed = true
 	if err = p.f.Close(); err != nil {
-		return fmt.Errorf("stru: closing %s: %w", p.tmp, err)
+		return errorf("closing %s: %w", p.tmp, err)
 	}
 	if err = ctx.Err(); err != nil {
-		return fmt.Errorf("stru: writing %s: %w", p.path, err)
+		return errorf("writing %s: %w", p.path, err)
 	}
 	if err = p.fsys.Rename(p.tmp, p.path); err != nil {
-		return fmt.Errorf("stru: %w", err)
+		return errorf("%w", err)
 	}
 	moved = true
 	renamed()
 	dir := filepath.Dir(p.path)
 	if err = p.fsys.SyncDir(dir); err != nil {
-		return fmt.Errorf("stru: syncing directory %s: %w (the new %s is in place but may not survive a system crash)", dir, err, p.path)
+		return errorf("syncing directory %s: %w (the new %s is in place but may not survive a system crash)", dir, err, p.path)
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func (w *SortedWriter) AddString(key string) error {
 func (w *SortedWriter) Close() error {
 	if w.done {
 		if w.aborted {
-			return fmt.Errorf("stru: SortedWriter.Close after Abort: %s was not written", w.path)
+			return errorf("SortedWriter.Close after Abort: %s was not written", w.path)
 		}
 		return w.err
 	}
@@ -180,7 +180,7 @@ func (w *SortedWriter) Close() error {
 		w.out = nil // committed or aborted below, not by cleanup
 		if res, w.err = w.s.finish(p.f.(outputFile)); w.err != nil {
 			p.abort()
-			w.err = fmt.Errorf("stru: writing %s: %w", p.tmp, w.err)
+			w.err = errorf("writing %s: %w", p.tmp, w.err)
 			return w.err
 		}
 		w.err = p.commit(w.ctx, renamed)

@@ -106,16 +106,16 @@ func (s *streamer) add(key []byte) error {
 		return fmt.Errorf("%w: key %d is %d bytes", index.ErrKeyTooLong, s.taken(), len(key))
 	}
 	if s.n == index.MaxKeys {
-		return fmt.Errorf("stru: more than the format's maximum of %d keys", uint64(index.MaxKeys))
+		return errorf("more than the format's maximum of %d keys", uint64(index.MaxKeys))
 	}
 	if s.keyBytes+uint64(len(key)) > index.MaxKeyBytes {
-		return fmt.Errorf("stru: more than the format's maximum of %d bytes of keys", uint64(index.MaxKeyBytes))
+		return errorf("more than the format's maximum of %d bytes of keys", uint64(index.MaxKeyBytes))
 	}
 	s.prev = append(s.prev[:0], key...)
 	s.keysW.write(key)
 	s.lengthsW.uint(uint64(len(key)), 2)
 	if err := cmp.Or(s.keysW.err, s.lengthsW.err); err != nil {
-		return fmt.Errorf("stru: writing a temporary file: %w", err)
+		return errorf("writing a temporary file: %w", err)
 	}
 	s.n++
 	s.keyBytes += uint64(len(key))
@@ -137,10 +137,10 @@ type streamResult struct {
 func (s *streamer) finish(out outputFile) (*streamResult, error) {
 	keysCRC, err := s.keysW.flush()
 	if err != nil {
-		return nil, fmt.Errorf("stru: writing key data: %w", err)
+		return nil, errorf("writing key data: %w", err)
 	}
 	if _, err := s.lengthsW.flush(); err != nil {
-		return nil, fmt.Errorf("stru: writing key lengths: %w", err)
+		return nil, errorf("writing key lengths: %w", err)
 	}
 	s.prev = nil
 	res := &streamResult{}
@@ -215,10 +215,10 @@ func (s *streamer) finish(out outputFile) (*streamResult, error) {
 	var hdr [index.HeaderSize]byte
 	h.Encode(hdr[:])
 	if _, err := out.WriteAt(hdr[:], 0); err != nil {
-		return nil, fmt.Errorf("stru: writing the header: %w", err)
+		return nil, errorf("writing the header: %w", err)
 	}
 	if err := out.Truncate(int64(h.FileSize)); err != nil {
-		return nil, fmt.Errorf("stru: %w", err)
+		return nil, errorf("%w", err)
 	}
 	s.lengths.Close()
 	return res, nil
@@ -272,23 +272,23 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 			from = n - done - c
 		}
 		if _, err := s.keys.ReadAt(buf[:c], int64(s.keysAt+from)); err != nil {
-			return fmt.Errorf("stru: reading key data: %w", err)
+			return errorf("reading key data: %w", err)
 		}
 		if up {
 			if _, err := out.WriteAt(buf[:c], int64(at+from)); err != nil {
-				return fmt.Errorf("stru: writing key data: %w", err)
+				return errorf("writing key data: %w", err)
 			}
 		} else {
 			w.write(buf[:c])
 			if w.err != nil {
-				return fmt.Errorf("stru: writing key data: %w", w.err)
+				return errorf("writing key data: %w", w.err)
 			}
 		}
 		done += c
 	}
 	if w != nil {
 		if _, err := w.flush(); err != nil {
-			return fmt.Errorf("stru: writing key data: %w", err)
+			return errorf("writing key data: %w", err)
 		}
 	}
 	return nil
@@ -311,13 +311,13 @@ func (s *streamer) eachKey(out outputFile, keys index.Extent, f func(ord, off ui
 		}
 		lb, err := lr.Peek(2)
 		if err != nil {
-			return fmt.Errorf("stru: reading key lengths: %w", unexpected(err))
+			return errorf("reading key lengths: %w", unexpected(err))
 		}
 		n := int(binary.LittleEndian.Uint16(lb))
 		lr.Discard(2)
 		key, err := kr.Peek(n)
 		if err != nil {
-			return fmt.Errorf("stru: reading key data: %w", unexpected(err))
+			return errorf("reading key data: %w", unexpected(err))
 		}
 		if err := f(ord, off, key); err != nil {
 			return err
@@ -350,7 +350,7 @@ func (s *streamer) writeTable(out outputFile, sec index.Section, e index.Extent,
 		}
 		lb, err := lr.Peek(2)
 		if err != nil {
-			return 0, fmt.Errorf("stru: reading key lengths: %w", unexpected(err))
+			return 0, errorf("reading key lengths: %w", unexpected(err))
 		}
 		n := uint64(binary.LittleEndian.Uint16(lb))
 		lr.Discard(2)
@@ -364,10 +364,10 @@ func (s *streamer) writeTable(out outputFile, sec index.Section, e index.Extent,
 	w.write(zeros[:e.End-e.Off-e.Size])
 	crc, err := w.flush()
 	if err != nil {
-		return 0, fmt.Errorf("stru: writing the %s section: %w", sec, err)
+		return 0, errorf("writing the %s section: %w", sec, err)
 	}
 	if w.off != e.End {
-		return 0, fmt.Errorf("stru: internal error: the %s section ends at %d, not %d", sec, w.off, e.End)
+		return 0, errorf("internal error: the %s section ends at %d, not %d", sec, w.off, e.End)
 	}
 	return crc, nil
 }
@@ -408,10 +408,10 @@ func (s *streamer) writeFilter(out outputFile, layout *index.Layout, blocks uint
 	}
 	crc, err := w.flush()
 	if err != nil {
-		return 0, fmt.Errorf("stru: writing the filter section: %w", err)
+		return 0, errorf("writing the filter section: %w", err)
 	}
 	if w.off != e.End {
-		return 0, fmt.Errorf("stru: internal error: the filter section ends at %d, not %d", w.off, e.End)
+		return 0, errorf("internal error: the filter section ends at %d, not %d", w.off, e.End)
 	}
 	return crc, nil
 }

@@ -2,7 +2,6 @@ package builder
 
 import (
 	"errors"
-	"fmt"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -162,7 +161,7 @@ func (t *table) placeBlocks(w, workers uint64, second *uint64) error {
 		b1, b2 := index.Buckets(h, t.buckets)
 		b1, b2 = b1-t.first, b2-t.first // wrap around below t.first
 		if b1 >= nb {
-			return fmt.Errorf("stru: internal error: key %d of a partition lies in bucket %d, outside its buckets [%d, %d)", i, b1+t.first, t.first, t.first+nb)
+			return errorf("internal error: key %d of a partition lies in bucket %d, outside its buckets [%d, %d)", i, b1+t.first, t.first, t.first+nb)
 		}
 		if (b1/t.perBlock)%workers != w {
 			continue

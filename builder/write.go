@@ -30,7 +30,7 @@ func (s *settings) layoutFor(h *index.Header) (index.Layout, error) {
 	h.FilterBlocks = index.FilterBlocks(h.Keys, s.filterBits)
 	layout, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, h.FilterBlocks, h.OffsetWidth, h.LengthWidth)
 	if !ok {
-		return layout, fmt.Errorf("stru: index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
+		return layout, errorf("index of %d keys and %d key bytes is too large", h.Keys, h.KeyBytes)
 	}
 	return layout, nil
 }
@@ -56,14 +56,14 @@ func (b *Builder) prepare(ctx context.Context) (*plan, error) {
 	h.Version = index.Version
 	h.Keys = uint64(len(b.recs))
 	if h.Keys > index.MaxKeys {
-		return nil, fmt.Errorf("stru: %d keys exceed the format's maximum of %d", h.Keys, uint64(index.MaxKeys))
+		return nil, errorf("%d keys exceed the format's maximum of %d", h.Keys, uint64(index.MaxKeys))
 	}
 	for _, r := range b.recs {
 		h.KeyBytes += r.len()
 		h.MaxKeyLen = max(h.MaxKeyLen, uint32(r.len()))
 	}
 	if h.KeyBytes > index.MaxKeyBytes {
-		return nil, fmt.Errorf("stru: %d bytes of keys exceed the format's maximum of %d", h.KeyBytes, uint64(index.MaxKeyBytes))
+		return nil, errorf("%d bytes of keys exceed the format's maximum of %d", h.KeyBytes, uint64(index.MaxKeyBytes))
 	}
 	layout, err := b.layoutFor(h)
 	if err != nil {
