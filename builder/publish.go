@@ -21,7 +21,8 @@ func (b *Builder) WriteFile(path string) error {
 // WriteFileContext writes the index to path atomically. In order, it
 //
 //  0. checks that path names no directory, device, named pipe or socket,
-//     and that path's directory exists (CheckDestination), so that a build
+//     and that path's directory exists and takes a new file
+//     (CheckDestination), so that a build
 //     bound to fail, or to replace /dev/null with a regular file, fails
 //     before its work;
 //  1. sorts and places the keys, with nothing on disk yet;
@@ -67,8 +68,11 @@ func (b *Builder) WriteFileContext(ctx context.Context, path string) error {
 // at its step 0 for path: path names a directory, which the final rename
 // cannot replace; or another file that is not a regular file (a device
 // such as /dev/null, a named pipe, a socket), which the rename would
-// replace with a regular file; or path's directory is missing or not a
-// directory, where the temporary file cannot be created. A symbolic link
+// replace with a regular file; or path's directory is missing, not a
+// directory, or does not let this process create a file in it (for its
+// permissions, or a read-only file system), where the temporary file
+// cannot be created: CheckDestination creates one, as step 2 would, and
+// removes it at once. A symbolic link
 // at path is allowed: the rename replaces the link itself, not the file
 // it points to. A program that gathers its keys for a long time (idxbuild
 // reading its input) can call it first, to fail before that work rather
@@ -95,6 +99,14 @@ func CheckDestination(path string) error {
 	case !fi.IsDir():
 		return errorf("writing %s: %s is not a directory", path, dir)
 	}
+	// Whether the directory takes a new file (its permissions, a read-only
+	// file system) shows only by creating one.
+	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return errorf("writing %s: %w", path, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
 	return nil
 }
 

@@ -50,8 +50,10 @@ removes its temporary file. Only a build killed outright (SIGKILL, the
 out-of-memory killer, a power loss) can leave a ".OUT.tmp-N" file behind,
 never a partial OUT; nothing reads those files, and they can be removed.
 OUT must be a regular file or not exist: a directory, a device such as
-/dev/null or a named pipe is refused before any key is read, and a
-symbolic link at OUT is replaced by the index, not followed. OUT gets mode
+/dev/null or a named pipe is refused before any key is read, as is an OUT
+whose directory is missing or does not let idxbuild create a file (it
+creates and removes one to find out), and a symbolic link at OUT is
+replaced by the index, not followed. OUT gets mode
 0666 less the umask, as a file the shell's ">" creates, whatever the mode
 of the file it replaces.
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -409,17 +410,36 @@ func TestBadOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdin := "a\n" + strings.Repeat("x", index.MaxKeyLen+1) + "\n"
-	for _, tt := range []struct {
-		out, want string // OUT, inside dir; what the error says
-	}{
+	type badOut struct {
+		out, want string // OUT, inside dir unless absolute; what the error says
+	}
+	cases := []badOut{
 		{"no-such-dir/out.stru", "no such file or directory"},
 		{"sub", "it is a directory"},
 		{"sub/", "it is a directory"},
 		{"plain/out.stru", "is not a directory"},
-	} {
+	}
+	// A directory that takes no new file: /proc, even for root, on
+	// Linux; one without write permission for anyone else.
+	if runtime.GOOS == "linux" {
+		cases = append(cases, badOut{"/proc/out.stru", "no such file or directory"})
+	}
+	if os.Geteuid() != 0 && runtime.GOOS != "windows" {
+		ro := filepath.Join(t.TempDir(), "ro")
+		if err := os.Mkdir(ro, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, badOut{filepath.Join(ro, "out.stru"), "permission denied"})
+	} else {
+		t.Log("running as root (or on Windows): no read-only directory case")
+	}
+	for _, tt := range cases {
 		for _, flags := range [][]string{nil, {"--sorted"}} {
 			t.Run(fmt.Sprintf("%s %q", tt.out, flags), func(t *testing.T) {
-				out := filepath.Join(dir, tt.out)
+				out := tt.out
+				if !filepath.IsAbs(out) {
+					out = filepath.Join(dir, out)
+				}
 				if strings.HasSuffix(tt.out, "/") {
 					out += "/"
 				}
