@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -317,7 +318,7 @@ func flagName(name string) string {
 func parseSeed(s string) (*index.HashKey, error) {
 	var key index.HashKey
 	if len(s) != 2*len(key) {
-		return nil, fmt.Errorf("--seed %q is %d characters, want exactly %d hex digits", s, len(s), 2*len(key))
+		return nil, fmt.Errorf("--seed %q is %d characters, want exactly %d hex digits", s, utf8.RuneCountInString(s), 2*len(key))
 	}
 	if _, err := hex.Decode(key[:], []byte(s)); err != nil {
 		return nil, fmt.Errorf("--seed %q is not hexadecimal", s)

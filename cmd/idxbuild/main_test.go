@@ -287,6 +287,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-o without value", []string{"-o"}, "-o"},
 		{"short seed", []string{"--seed", "0011", "-o", "OUT"}, "--seed"},
 		{"long seed", []string{"--seed", strings.Repeat("0", 34), "-o", "OUT"}, "--seed"},
+		{"non-ASCII seed", []string{"--seed", strings.Repeat("é", 10), "-o", "OUT"}, "is 10 characters"}, // 20 bytes
 		{"non-hex seed", []string{"--seed", strings.Repeat("g", 32), "-o", "OUT"}, "--seed"},
 		{"load factor 0", []string{"--load-factor", "0", "-o", "OUT"}, "--load-factor"},
 		{"load factor 1", []string{"--load-factor", "1", "-o", "OUT"}, "--load-factor"},
