@@ -22,9 +22,8 @@ func (b *Builder) WriteFile(path string) error {
 //
 //  0. checks that path names no directory, device, named pipe or socket,
 //     and that path's directory exists and takes a new file
-//     (CheckDestination), so that a build
-//     bound to fail, or to replace /dev/null with a regular file, fails
-//     before its work;
+//     (CheckDestination), so that a build bound to fail, or to replace
+//     /dev/null with a regular file, fails before its work;
 //  1. sorts and places the keys, with nothing on disk yet;
 //  2. creates a temporary file named ".BASE.tmp-" and digits, where BASE is
 //     path's base name, in path's directory, with mode 0666 less the
@@ -72,9 +71,8 @@ func (b *Builder) WriteFileContext(ctx context.Context, path string) error {
 // directory, or does not let this process create a file in it (for its
 // permissions, or a read-only file system), where the temporary file
 // cannot be created: CheckDestination creates one, as step 2 would, and
-// removes it at once. A symbolic link
-// at path is allowed: the rename replaces the link itself, not the file
-// it points to. A program that gathers its keys for a long time (idxbuild
+// removes it at once. A symbolic link at path is allowed: the rename
+// replaces the link itself, not the file it points to. A program that gathers its keys for a long time (idxbuild
 // reading its input) can call it first, to fail before that work rather
 // than after it.
 func CheckDestination(path string) error {

@@ -52,8 +52,9 @@ type SortedWriter struct {
 // in the hash table, and so the number of passes over temporary files
 // (see the package documentation). ctx cancels the build: Close then
 // returns ctx's error, and so does Add, which looks at ctx once every
-// 65 536 keys, so as to cost nothing per key. It fails at once, as WriteFileContext does
-// before its work, if CheckDestination refuses path.
+// 65 536 keys, so as to cost nothing per key. It fails at once, as
+// WriteFileContext does before its work, if CheckDestination refuses
+// path.
 func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWriter, error) {
 	set, err := opts.resolve()
 	if err != nil {
