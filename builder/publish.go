@@ -72,9 +72,9 @@ func (b *Builder) WriteFileContext(ctx context.Context, path string) error {
 // permissions, or a read-only file system), where the temporary file
 // cannot be created: CheckDestination creates one, as step 2 would, and
 // removes it at once. A symbolic link at path is allowed: the rename
-// replaces the link itself, not the file it points to. A program that gathers its keys for a long time (idxbuild
-// reading its input) can call it first, to fail before that work rather
-// than after it.
+// replaces the link itself, not the file it points to. A program that
+// gathers its keys for a long time (idxbuild reading its input) can call
+// it first, to fail before that work rather than after it.
 func CheckDestination(path string) error {
 	if path == "" {
 		return errors.New("stru: writing an index: empty path")
