@@ -8,6 +8,9 @@ import (
 	"os"
 )
 
+// openFlags are added to O_RDONLY when Open opens a file: none here.
+const openFlags = 0
+
 // A mapping stands for a memory mapping on systems where the reader reads
 // the file into memory instead; the garbage collector frees it.
 type mapping struct{}

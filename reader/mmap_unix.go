@@ -11,6 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// openFlags are added to O_RDONLY when Open opens a file: with O_NONBLOCK,
+// opening a named pipe returns at once instead of waiting for a writer
+// (Open then refuses it, as it is not a regular file); reads of a
+// regular file do not depend on it.
+const openFlags = unix.O_NONBLOCK
+
 // A mapping is a read-only shared mapping of a file.
 type mapping struct {
 	addr     unsafe.Pointer

@@ -60,7 +60,7 @@ type Reader struct {
 // its cost does not depend on the file's size; it does not read the
 // sections: lookups read what they need, and Verify reads everything.
 // A path that is not a regular file (a directory, a device, a named pipe)
-// is an error, found before the path is opened.
+// is an error; Open does not wait for a named pipe's writer.
 func Open(path string) (*Reader, error) {
 	r, _, err := open(path)
 	return r, err
@@ -68,14 +68,10 @@ func Open(path string) (*Reader, error) {
 
 // open is Open, also returning the FileInfo of the file it mapped.
 func open(path string) (*Reader, fs.FileInfo, error) {
-	// A path that is no regular file is refused before it is opened:
-	// opening a FIFO for reading waits for a writer, for ever if none
-	// comes. The check after opening stays, for a path replaced between
-	// the two.
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, nil, errNotRegular(path)
-	}
-	f, err := os.Open(path)
+	// openFlags keeps open(2) of a named pipe from waiting for a writer,
+	// for ever if none comes, so that the check below refuses it as any
+	// file that is not regular.
+	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -85,7 +81,7 @@ func open(path string) (*Reader, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, nil, errNotRegular(path)
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
 	}
 	// The header is read, not taken from the mapping: the first read of
 	// a mapped page is a page fault, which costs more the larger the file
@@ -122,11 +118,6 @@ func open(path string) (*Reader, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	return &Reader{view: view, m: m, file: path}, fi, nil
-}
-
-// errNotRegular is Open's error for a path that is not a regular file.
-func errNotRegular(path string) error {
-	return &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
 }
 
 // FromBytes returns a Reader of a STRU file held in data, for example one
