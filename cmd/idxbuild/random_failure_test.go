@@ -5,7 +5,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,17 +15,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stru-index/stru/cmd/internal/clitest"
 	"github.com/stru-index/stru/cmd/internal/keyio"
 	"github.com/stru-index/stru/index"
 )
 
-var (
-	failureN    = flag.Int("failure-n", 0, "TestRandomFailures: number of cases (default 100, 40 with -race or -short)")
-	failureSeed = flag.Uint64("failure-seed", 0, "TestRandomFailures: seed of the first case (default: from the clock, logged)")
-)
+var failureCases = clitest.NewRandomCases("failure", "TestRandomFailures", 100, 40)
 
 // A fault is what goes wrong in a random case.
 type fault int
@@ -406,18 +401,6 @@ func (c *failureCase) badFlag(rng *rand.Rand) []string {
 // above it), leave OUT as it was and leave no temporary file in OUT's
 // directory or --tmp-dir; a success must write the index of the keys.
 func TestRandomFailures(t *testing.T) {
-	n := *failureN
-	if n == 0 {
-		n = 100
-		if testing.Short() || clitest.RaceEnabled {
-			n = 40
-		}
-	}
-	seed := *failureSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("-failure-seed %d -failure-n %d", seed, n)
 	root := os.Geteuid() == 0
 	if root {
 		t.Logf("running as root, which can write a directory without write permission: cases of an unwritable OUT directory put OUT in /proc instead (on Linux; elsewhere they have no fault)")
@@ -433,15 +416,9 @@ func TestRandomFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for i := range n {
-		caseSeed := seed + uint64(i)
-		t.Run(fmt.Sprint(caseSeed), func(t *testing.T) {
-			testFailureCase(t, rand.New(rand.NewPCG(caseSeed, 0xfa11)), old, root)
-		})
-		if t.Failed() {
-			t.Fatalf("rerun with -run 'TestRandomFailures/^%d$' -failure-seed %d", caseSeed, caseSeed)
-		}
-	}
+	failureCases.Run(t, 0xfa11, func(t *testing.T, rng *rand.Rand) {
+		testFailureCase(t, rng, old, root)
+	})
 }
 
 // longKeyRE matches the error of a key too long.

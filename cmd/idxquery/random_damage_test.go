@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stru-index/stru/builder"
 	"github.com/stru-index/stru/cmd/internal/clitest"
@@ -21,10 +19,7 @@ import (
 	"github.com/stru-index/stru/reader"
 )
 
-var (
-	damageN    = flag.Int("damage-n", 0, "TestRandomDamage: number of cases (default 300, 100 with -race or -short)")
-	damageSeed = flag.Uint64("damage-seed", 0, "TestRandomDamage: seed of the first case (default: from the clock, logged)")
-)
+var damageCases = clitest.NewRandomCases("damage", "TestRandomDamage", 300, 100)
 
 // TestRandomDamage builds small random indexes (keys over randomAlphabet,
 // the empty key included; random hash key, load factor and filter size),
@@ -46,27 +41,7 @@ var (
 // a directory, a FIFO, a symbolic link to /dev/null. -damage-n sets the
 // number of cases and -damage-seed the first case's seed, which is logged.
 func TestRandomDamage(t *testing.T) {
-	n := *damageN
-	if n == 0 {
-		n = 300
-		if testing.Short() || clitest.RaceEnabled {
-			n = 100
-		}
-	}
-	seed := *damageSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("-damage-seed %d -damage-n %d", seed, n)
-	for i := range n {
-		caseSeed := seed + uint64(i)
-		t.Run(fmt.Sprint(caseSeed), func(t *testing.T) {
-			testDamageCase(t, rand.New(rand.NewPCG(caseSeed, 0xda3a6e)))
-		})
-		if t.Failed() {
-			t.Fatalf("rerun with -run 'TestRandomDamage/^%d$' -damage-seed %d", caseSeed, caseSeed)
-		}
-	}
+	damageCases.Run(t, 0xda3a6e, testDamageCase)
 }
 
 // What --verify and the other modes must say of a damaged path.

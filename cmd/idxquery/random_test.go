@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,15 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stru-index/stru/cmd/internal/clitest"
 )
 
-var (
-	randomN    = flag.Int("random-n", 0, "TestRandomRoundTrip: number of cases (default 30, 8 with -race or -short)")
-	randomSeed = flag.Uint64("random-seed", 0, "TestRandomRoundTrip: seed of the first case (default: from the clock, logged)")
-)
+var randomCases = clitest.NewRandomCases("random", "TestRandomRoundTrip", 30, 8)
 
 // randomAlphabet holds the bytes random keys are made of: the delimiters
 // and the "\r" idxbuild and idxquery treat specially, a tab (which sorts
@@ -268,27 +263,7 @@ func nonMembers(rng *rand.Rand, set []string, in map[string]bool) []string {
 // second build from the keys reshuffled, with other duplicates, line
 // endings and flags, must give the same bytes.
 func TestRandomRoundTrip(t *testing.T) {
-	n := *randomN
-	if n == 0 {
-		n = 30
-		if testing.Short() || clitest.RaceEnabled {
-			n = 8
-		}
-	}
-	seed := *randomSeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("-random-seed %d -random-n %d", seed, n)
-	for i := range n {
-		caseSeed := seed + uint64(i)
-		t.Run(fmt.Sprint(caseSeed), func(t *testing.T) {
-			testRandomCase(t, rand.New(rand.NewPCG(caseSeed, 0x5eed)))
-		})
-		if t.Failed() {
-			t.Fatalf("rerun with -run 'TestRandomRoundTrip/^%d$' -random-seed %d", caseSeed, caseSeed)
-		}
-	}
+	randomCases.Run(t, 0x5eed, testRandomCase)
 }
 
 func testRandomCase(t *testing.T, rng *rand.Rand) {

@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,3 +122,54 @@ func OneLineError(t testing.TB, stderr, prefix string) string {
 // RaceEnabled reports whether the tests, and so the tools Build builds,
 // run with the race detector.
 const RaceEnabled = raceEnabled
+
+// RandomCases are the cases of a randomized test: case i has the seed
+// seed+i, where seed is the -NAME-seed flag's value or else the clock's,
+// and there are as many as the -NAME-n flag says, or else a default.
+type RandomCases struct {
+	name      string // of the flags, without "-seed" and "-n"
+	n         *int
+	seed      *uint64
+	def, fast int // cases by default, and under -short or the race detector
+}
+
+// NewRandomCases registers the flags -NAME-n and -NAME-seed of the test
+// named test, which runs def cases by default, or fast under -short or
+// the race detector. Call it in a package-level var declaration.
+func NewRandomCases(name, test string, def, fast int) *RandomCases {
+	return &RandomCases{
+		name: name,
+		n:    flag.Int(name+"-n", 0, fmt.Sprintf("%s: number of cases (default %d, %d with -race or -short)", test, def, fast)),
+		seed: flag.Uint64(name+"-seed", 0, test+": seed of the first case (default: from the clock, logged)"),
+		def:  def,
+		fast: fast,
+	}
+}
+
+// Run logs the seed and the number of cases, and runs each case as a
+// subtest of t named by its seed, giving run a generator seeded with the
+// case's seed and stream. It stops at the first case that fails, saying
+// how to run it alone.
+func (c *RandomCases) Run(t *testing.T, stream uint64, run func(t *testing.T, rng *rand.Rand)) {
+	n := *c.n
+	if n == 0 {
+		n = c.def
+		if testing.Short() || RaceEnabled {
+			n = c.fast
+		}
+	}
+	seed := *c.seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("-%s-seed %d -%s-n %d", c.name, seed, c.name, n)
+	for i := range n {
+		caseSeed := seed + uint64(i)
+		t.Run(fmt.Sprint(caseSeed), func(t *testing.T) {
+			run(t, rand.New(rand.NewPCG(caseSeed, stream)))
+		})
+		if t.Failed() {
+			t.Fatalf("rerun with -run '%s/^%d$' -%s-seed %d", t.Name(), caseSeed, c.name, caseSeed)
+		}
+	}
+}
