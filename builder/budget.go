@@ -30,6 +30,13 @@ const (
 	minFilterPiece = 1 << 20 // fewest bytes of the filter a streamed build makes in one pass over the keys
 )
 
+// bufferFor returns the size of a buffer for reading or writing size
+// bytes in sequence: size, within [16, most]. (16 is the smallest buffer
+// bufio makes.)
+func bufferFor(size uint64, most int) int {
+	return int(max(min(size, uint64(most)), 16))
+}
+
 // settings are Options resolved: defaults applied and checked.
 type settings struct {
 	loadFactor float64

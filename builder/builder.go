@@ -52,7 +52,9 @@
 //     fit in M, at least 1 MiB, one pass over the key data per piece: one
 //     pass up to 700 million keys at the default budget.
 //
-// Memory is then about M plus a few MiB of buffers, whatever n. The Go
+// Memory is then about M plus a few MiB of buffers, whatever n. The
+// buffers start small and grow with the set, so a build of a few keys, in
+// memory or streamed, allocates less than 256 KiB besides them. The Go
 // runtime may let garbage reach the size of the live heap before it
 // collects; a soft memory limit slightly above M (GOMEMLIMIT, or
 // runtime/debug.SetMemoryLimit, which idxbuild sets) keeps the process

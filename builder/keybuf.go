@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
 // A keyBuf holds keys in memory: their bytes in an arena, and a record per
-// key. The arena is made of chunks of 1<<chunkShift bytes, so that it
-// grows without copying; no key straddles two chunks. chunks[:nchunks]
-// are in use, the rest are empty and kept for reuse.
+// key. The arena is made of chunks, so that it grows without copying; no
+// key straddles two chunks. Chunk i holds the arena's offsets from
+// i<<chunkShift; the first chunks are smaller than 1<<chunkShift (see
+// chunkCap), so that a few keys do not take a whole chunk of memory.
+// chunks[:nchunks] are in use, the rest are empty and kept for reuse.
 type keyBuf struct {
 	chunks     [][]byte
 	nchunks    int
 	chunkShift uint
+	chunkBytes int64    // the capacity of chunks, summed
 	recs       []record // one per key held; sorted and deduplicated by sortKeys
 	sorted     bool     // recs are sorted and distinct
 }
@@ -41,7 +45,9 @@ func (kb *keyBuf) key(r record) []byte {
 func (kb *keyBuf) hold(key []byte) {
 	if kb.needChunk(len(key)) {
 		if kb.nchunks == len(kb.chunks) {
-			kb.chunks = append(kb.chunks, make([]byte, 0, 1<<kb.chunkShift))
+			c := kb.chunkCap(len(kb.chunks))
+			kb.chunks = append(kb.chunks, make([]byte, 0, c))
+			kb.chunkBytes += int64(c)
 		}
 		kb.nchunks++
 	}
@@ -71,12 +77,23 @@ func (kb *keyBuf) needChunk(n int) bool {
 	return len(c)+n > cap(c) || len(c) == cap(c)
 }
 
+// chunkCap returns the capacity of chunk i: minChunk, doubling with each
+// chunk up to 1<<chunkShift. A chunk of minChunk bytes holds the longest
+// key.
+func (kb *keyBuf) chunkCap(i int) int {
+	full := 1 << kb.chunkShift
+	if i >= bits.Len(uint(full/minChunk)) {
+		return full
+	}
+	return min(minChunk<<i, full)
+}
+
 // recsGrowth is how many records recs grows by when full.
 func recsGrowth(c int) int { return max(c/4, 4096) }
 
 // heldBytes is the memory of the arena and the records.
 func (kb *keyBuf) heldBytes() int64 {
-	return int64(len(kb.chunks))<<kb.chunkShift + recordSize*int64(cap(kb.recs))
+	return kb.chunkBytes + recordSize*int64(cap(kb.recs))
 }
 
 // fits reports whether a key of n bytes can be held within limit bytes.
@@ -90,7 +107,7 @@ func (kb *keyBuf) fits(n int, limit int64) bool {
 	}
 	need := kb.heldBytes()
 	if newChunk {
-		need += 1 << kb.chunkShift
+		need += int64(kb.chunkCap(len(kb.chunks)))
 	}
 	if growRecs {
 		need += recordSize * int64(recsGrowth(cap(kb.recs)))
@@ -107,7 +124,7 @@ func (kb *keyBuf) release(keep bool) {
 	kb.nchunks = 0
 	kb.recs = kb.recs[:0]
 	if !keep {
-		kb.chunks, kb.recs = nil, nil
+		kb.chunks, kb.recs, kb.chunkBytes = nil, nil, 0
 	}
 	kb.sorted = true
 }

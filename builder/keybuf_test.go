@@ -78,12 +78,12 @@ func TestSortKeys(t *testing.T) {
 // arena exactly, then the empty key, and writes the file: the empty key
 // must not be placed at the offset just past the full chunk, the start of
 // a chunk that does not exist, where sorting the keys would index out of
-// range. Keys run up to the maximum length, so a chunk of 4 MiB fills in
-// 65 keys.
+// range. Keys run up to the maximum length, so the first chunk, of 64 KiB,
+// fills in 2 keys.
 func TestEmptyKeyAfterFullChunk(t *testing.T) {
 	b := mustNew(t, Options{HashKey: &testKey})
 	want := [][]byte{{}}
-	for left := 1 << b.chunkShift; left > 0; {
+	for left := b.chunkCap(0); left > 0; {
 		k := bytes.Repeat([]byte{'k'}, min(left, index.MaxKeyLen))
 		k[0] = byte(len(want))
 		want = append(want, k)
@@ -152,5 +152,42 @@ func TestKeyBufChunkEdges(t *testing.T) {
 			}
 			kb.release(true)
 		}
+	}
+}
+
+// TestKeyBufChunkGrowth checks that the arena's chunks start at 64 KiB
+// and double up to the chunk size, so that a few keys take little memory,
+// that every key lies inside its chunk, and that heldBytes counts the
+// chunks' real capacity, also after the arena is emptied for reuse.
+func TestKeyBufChunkGrowth(t *testing.T) {
+	kb := keyBuf{chunkShift: 22} // 4 MiB chunks
+	wantCaps := []int{64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20, 4 << 20, 4 << 20}
+	key := bytes.Repeat([]byte{'k'}, 50000)
+	held := 0
+	for round := range 2 {
+		for kb.nchunks < len(wantCaps) {
+			kb.hold(key)
+			held++
+			r := kb.recs[len(kb.recs)-1]
+			c := kb.chunks[r.off()>>kb.chunkShift]
+			if at := r.off() & (1<<kb.chunkShift - 1); at+r.len() > uint64(cap(c)) {
+				t.Fatalf("round %d: key %d ends at %d in its chunk of %d bytes", round, held, at+r.len(), cap(c))
+			}
+		}
+		var sum int64
+		for i, c := range kb.chunks {
+			if i < len(wantCaps) && cap(c) != wantCaps[i] {
+				t.Errorf("round %d: chunk %d holds %d bytes, want %d", round, i, cap(c), wantCaps[i])
+			}
+			sum += int64(cap(c))
+		}
+		if want := sum + recordSize*int64(cap(kb.recs)); kb.heldBytes() != want {
+			t.Errorf("round %d: heldBytes() = %d, want %d (chunks %d, records %d)", round, kb.heldBytes(), want, sum, cap(kb.recs))
+		}
+		kb.release(true)
+	}
+	kb.release(false)
+	if kb.heldBytes() != 0 {
+		t.Errorf("after release(false), heldBytes() = %d, want 0", kb.heldBytes())
 	}
 }

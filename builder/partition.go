@@ -40,7 +40,7 @@ func (s *streamer) placeAll(out outputFile, layout *index.Layout, key index.Hash
 	k0, k1 := key.Halves()
 	nb := index.BucketCount(s.n, s.set.loadFactor)
 	be := layout[index.SectionBuckets]
-	w := newSectionWriter(out, be.Off)
+	w := newSectionWriter(out, be.Off, be.End-be.Off)
 	parts := partitions(s.n, nb, s.placementBudget())
 	var t table
 	if len(parts) == 1 {

@@ -119,7 +119,7 @@ func (b *Builder) publish(ctx context.Context, fsys fileSystem, path string) err
 		return errorf("writing %s: %w", path, err)
 	}
 	return publishFile(ctx, fsys, path, func(f tempFile) error {
-		bw := bufio.NewWriterSize(f, publishChunk)
+		bw := bufio.NewWriterSize(f, bufferFor(p.header.FileSize, publishChunk))
 		if _, err := b.write(ctx, p, bw); err != nil {
 			return err
 		}

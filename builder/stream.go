@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/stru-index/stru/index"
 )
@@ -77,8 +78,8 @@ func newStreamer(ctx context.Context, set settings, dir *scratch, out outputFile
 	if s.lengths, err = dir.create("lengths"); err != nil {
 		return nil, err
 	}
-	s.keysW = newSectionWriter(s.keys, s.keysAt)
-	s.lengthsW = newSectionWriter(s.lengths, 0)
+	s.keysW = newSectionWriter(s.keys, s.keysAt, 0)
+	s.lengthsW = newSectionWriter(s.lengths, 0, 0)
 	return s, nil
 }
 
@@ -160,7 +161,7 @@ func (s *streamer) finish(out outputFile) (*streamResult, error) {
 	if err := s.moveKeys(out, ke.Off); err != nil {
 		return nil, err
 	}
-	pad := newSectionWriter(out, ke.Off+ke.Size)
+	pad := newSectionWriter(out, ke.Off+ke.Size, ke.End-ke.Off-ke.Size)
 	pad.write(zeros[:ke.End-ke.Off-ke.Size])
 	if _, err := pad.flush(); err != nil {
 		return nil, err
@@ -254,11 +255,11 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 	// for), from the last when it moves towards the end. From the first,
 	// the sectionWriter writes only bytes already read, so its buffering
 	// is safe too.
-	buf := make([]byte, ioBuffer)
+	buf := make([]byte, bufferFor(n, ioBuffer))
 	up := s.keysTemp == nil && at > s.keysAt
 	var w *sectionWriter // for a copy from the first chunk
 	if !up {
-		w = newSectionWriter(out, at)
+		w = newSectionWriter(out, at, n)
 	}
 	for done := uint64(0); done < n; {
 		if done%copyChunk == 0 {
@@ -300,8 +301,8 @@ func (s *streamer) moveKeys(out outputFile, at uint64) error {
 // file. The key passed is valid only during the call. It checks the
 // context every streamCheckEvery keys.
 func (s *streamer) eachKey(out outputFile, keys index.Extent, f func(ord, off uint64, key []byte) error) error {
-	kr := bufio.NewReaderSize(io.NewSectionReader(out, int64(keys.Off), int64(keys.Size)), max(ioBuffer, index.MaxKeyLen+1))
-	lr := bufio.NewReaderSize(io.NewSectionReader(s.lengths, 0, int64(2*s.n)), ioBuffer)
+	kr := bufio.NewReaderSize(io.NewSectionReader(out, int64(keys.Off), int64(keys.Size)), bufferFor(keys.Size, max(ioBuffer, index.MaxKeyLen+1)))
+	lr := bufio.NewReaderSize(io.NewSectionReader(s.lengths, 0, int64(2*s.n)), bufferFor(2*s.n, ioBuffer))
 	var off uint64
 	for ord := range s.n {
 		if ord%streamCheckEvery == 0 {
@@ -339,8 +340,8 @@ func unexpected(err error) error {
 // writeTable writes the offsets or the lengths section (format.md §5),
 // padding included, from the lengths file and returns its checksum.
 func (s *streamer) writeTable(out outputFile, sec index.Section, e index.Extent, h *index.Header) (uint32, error) {
-	w := newSectionWriter(out, e.Off)
-	lr := bufio.NewReaderSize(io.NewSectionReader(s.lengths, 0, int64(2*s.n)), ioBuffer)
+	w := newSectionWriter(out, e.Off, e.End-e.Off)
+	lr := bufio.NewReaderSize(io.NewSectionReader(s.lengths, 0, int64(2*s.n)), bufferFor(2*s.n, ioBuffer))
 	var off uint64
 	for i := range s.n {
 		if i%streamCheckEvery == 0 {
@@ -382,7 +383,7 @@ func (s *streamer) writeTable(out outputFile, sec index.Section, e index.Extent,
 // budgets are exceeded by that much rather than taking a pass per block.
 func (s *streamer) writeFilter(out outputFile, layout *index.Layout, blocks uint64) (uint32, error) {
 	e := layout[index.SectionFilter]
-	w := newSectionWriter(out, e.Off)
+	w := newSectionWriter(out, e.Off, e.End-e.Off)
 	per := max(uint64(s.placementBudget()), minFilterPiece) / index.FilterBlockSize // blocks per piece
 	var piece []byte
 	for first := uint64(0); first < blocks; first += per {
@@ -424,13 +425,21 @@ func (s *streamer) writeFilter(out outputFile, layout *index.Layout, blocks uint
 type sectionWriter struct {
 	out io.WriterAt
 	off uint64 // where buf goes
-	buf []byte // at most up to the first multiple of publishChunk after off
+	buf []byte // at most up to the first multiple of publishChunk after off; its capacity at most publishChunk
 	crc uint32
 	err error
 }
 
-func newSectionWriter(out io.WriterAt, off uint64) *sectionWriter {
-	return &sectionWriter{out: out, off: off, buf: make([]byte, 0, publishChunk)}
+// newSectionWriter returns a sectionWriter that writes to out from off.
+// size is how many bytes it will write, or 0 if that is not known: its
+// buffer starts at size, or small, and grows up to publishChunk, so that
+// a small section takes little memory.
+func newSectionWriter(out io.WriterAt, off, size uint64) *sectionWriter {
+	w := &sectionWriter{out: out, off: off}
+	if size > 0 {
+		w.buf = make([]byte, 0, bufferFor(size, publishChunk))
+	}
+	return w
 }
 
 // room returns how many more bytes buf takes before it reaches the first
@@ -451,6 +460,10 @@ func (w *sectionWriter) uint(v uint64, width uint8) {
 func (w *sectionWriter) write(p []byte) {
 	for len(p) > 0 {
 		n := min(len(p), w.room())
+		if len(w.buf)+n > cap(w.buf) {
+			c := min(max(2*cap(w.buf), len(w.buf)+n, 4<<10), publishChunk)
+			w.buf = slices.Grow(w.buf, c-len(w.buf))
+		}
 		w.buf = append(w.buf, p[:n]...)
 		p = p[n:]
 		if w.room() == 0 {

@@ -17,6 +17,7 @@ type plan struct {
 	table  *table
 	filter []byte // the filter section's content
 	rekeys int    // hash keys replaced before every key could be placed
+	chunk  []byte // writeSection's buffer: at most 64 KiB, at most the file
 }
 
 // layoutFor completes h, whose Keys, KeyBytes and MaxKeyLen are set, with
@@ -143,7 +144,10 @@ var zeros [index.Align]byte
 // writeSection passes the bytes of section s, padding included, to emit in
 // chunks (format.md §4 and §5 give their encoding).
 func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error) error {
-	var buf [64 << 10]byte
+	if p.chunk == nil {
+		p.chunk = make([]byte, bufferFor(p.layout.FileSize(), 64<<10))
+	}
+	buf := p.chunk
 	n := 0
 	flush := func() error {
 		err := emit(buf[:n])
