@@ -3,6 +3,7 @@ package reader
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sync"
@@ -141,12 +142,15 @@ func openStamped(path string) (*Reader, fileStamp, error) {
 // a different size or modification time; a check is one stat call. Its
 // reloads follow the Handle's HandleOptions, as Reload's do. Each failed
 // reload is passed to onError (which may be nil) and retried at the next
-// change; the current file keeps serving meanwhile. Like time.NewTicker,
-// Watch panics if interval is not positive.
+// change; the current file keeps serving meanwhile. On Unix, Watch holds
+// the file that failed open until the path changes, so that its inode
+// number cannot pass to a new file that would then look unchanged. Like
+// time.NewTicker, Watch panics if interval is not positive.
 func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var failed fileStamp
+	var failed failedFile
+	defer failed.forget()
 	for {
 		select {
 		case <-ctx.Done():
@@ -167,7 +171,7 @@ func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func
 // at its path is neither the one it serves nor the one that last failed to
 // load (*failed, which it updates). It reports whether the Handle is
 // closed, and the reload's error.
-func (h *Handle) reloadIfChanged(failed *fileStamp) (closed bool, err error) {
+func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 	fi, err := os.Stat(h.path)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -175,17 +179,56 @@ func (h *Handle) reloadIfChanged(failed *fileStamp) (closed bool, err error) {
 	case h.closed:
 		return true, nil
 	case err != nil: // the path is between a remove and a rename, or gone
+		failed.forget()
 		return false, nil
 	}
 	st := stampOf(fi)
-	if st == h.stamp || st == *failed {
+	if failed.is(st) {
+		return false, nil
+	}
+	failed.forget() // the path holds another file now
+	if st == h.stamp {
 		return false, nil
 	}
 	if err := h.reloadLocked(); err != nil {
-		*failed = st
+		failed.remember(h.path, st)
 		return false, err
 	}
 	return false, nil
+}
+
+// A failedFile is the file at a Handle's path that Watch last failed to
+// load, which it does not try again while the path holds it. File systems
+// give a deleted file's inode number to new files, and on one that keeps
+// modification times in whole seconds (or 2 s), a new file of the same
+// size published within the same second as a failed one, after it was
+// removed, would have its stamp, and would never be loaded. So the failed
+// file is held open (on Unix, where stamps have inode numbers), which
+// keeps its inode number its own, until the path changes.
+type failedFile struct {
+	stamp fileStamp
+	held  io.Closer // the failed file, open; nil if it could not be opened
+	set   bool      // stamp is a failed file's
+}
+
+// is reports whether st is the stamp of the failed file.
+func (f *failedFile) is(st fileStamp) bool { return f.set && st == f.stamp }
+
+// remember makes the file of stamp st at path the failed one, if path
+// still holds it.
+func (f *failedFile) remember(path string, st fileStamp) {
+	held, same := holdFile(path, st)
+	if same {
+		f.stamp, f.held, f.set = st, held, true
+	}
+}
+
+// forget lets the failed file go.
+func (f *failedFile) forget() {
+	if f.held != nil {
+		f.held.Close()
+	}
+	*f = failedFile{}
 }
 
 // Close stops the Handle from reloading: Reload returns an error, and

@@ -1,0 +1,131 @@
+//go:build unix
+
+package reader_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stru-index/stru/index"
+	"github.com/stru-index/stru/reader"
+)
+
+// watchErrors starts h.Watch, checking every millisecond, and returns the
+// channel its errors arrive on.
+func watchErrors(t *testing.T, h *reader.Handle) <-chan error {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	errs := make(chan error, 100)
+	go h.Watch(ctx, time.Millisecond, func(err error) { errs <- err })
+	return errs
+}
+
+// nextWatchError waits for Watch's next error, which must wrap want.
+func nextWatchError(t *testing.T, errs <-chan error, what string, want error) {
+	t.Helper()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: Watch's error %v, want one wrapping %v", what, err, want)
+		}
+	case <-time.After(20 * time.Second): // far more than a check every millisecond needs
+		t.Fatalf("%s: no error from Watch within 20 s", what)
+	}
+}
+
+// renameOver puts a hard link to file at path, by a rename: path then
+// holds file's inode, with its size and modification time.
+func renameOver(t *testing.T, file, path string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.Link(file, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHandleWatchFailedFileAgain publishes a foreign file, then a good
+// index, then the same foreign file again (its inode, size and time): the
+// second time is a new failure, which Watch must report, not skip as the
+// file that failed before, while the good index keeps serving.
+func TestHandleWatchFailedFileAgain(t *testing.T) {
+	h, dir, path := publishedHandle(t)
+	errs := watchErrors(t, h)
+	foreign := filepath.Join(dir, "foreign")
+	if err := os.WriteFile(foreign, []byte("not an index, but a file of some length\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	renameOver(t, foreign, path)
+	nextWatchError(t, errs, "the foreign file", index.ErrNotIndex)
+
+	publish(t, path, versionKeys("B"))
+	deadline := time.Now().Add(20 * time.Second)
+	for !h.ContainsString("version-B") {
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not serve version B within 20 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	renameOver(t, foreign, path)
+	nextWatchError(t, errs, "the foreign file again, after version B", index.ErrNotIndex)
+	if !h.ContainsString("version-B") {
+		t.Fatal("the Handle stopped serving version B")
+	}
+}
+
+// TestHandleWatchFailedInodeReused publishes a foreign file, waits for
+// Watch's error, removes it and at once publishes another foreign file of
+// the same size with the same modification time, as two files written
+// within one second have on a file system with whole-second times (and
+// under qemu's emulation of stat on some architectures). A file system
+// such as ext4 gives the removed file's inode number to the new file
+// unless something holds the removed one open: then the new file's stamp
+// is the failed one's, and Watch, which held nothing, never reported it.
+// Where inode numbers are not reused (tmpfs), this test passes either way.
+func TestHandleWatchFailedInodeReused(t *testing.T) {
+	h, dir, path := publishedHandle(t)
+	errs := watchErrors(t, h)
+	when := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	write := func(name, content string) string {
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, when, when); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	inode := func() uint64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uint64(fi.Sys().(*syscall.Stat_t).Ino)
+	}
+
+	if err := os.Rename(write("first.tmp", "the first foreign file\n"), path); err != nil {
+		t.Fatal(err)
+	}
+	first := inode()
+	nextWatchError(t, errs, "the first foreign file", index.ErrNotIndex)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(write("second.tmp", "the other foreign file\n"), path); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("inode numbers: %d, then %d", first, inode())
+	nextWatchError(t, errs, "the second foreign file", index.ErrNotIndex)
+	if !h.ContainsString("version-A") {
+		t.Fatal("the Handle stopped serving version A")
+	}
+}
