@@ -123,7 +123,8 @@ type Options struct {
 	// skip the hash table (format.md §3.1): 0 means
 	// DefaultFilterBitsPerKey, a negative value means no filter, and at
 	// most MaxFilterBitsPerKey. More bits turn away more absent keys; with
-	// no filter, a lookup of a present key is 10–20% faster.
+	// no filter, a lookup of a present key is 5–20% faster and one of an
+	// absent key 2.5–4 times slower (README.md, Performance).
 	FilterBitsPerKey int
 
 	// MemoryBudget bounds, in bytes, the memory a build uses for keys,

@@ -283,7 +283,7 @@ func TestUsageErrors(t *testing.T) {
 		wantMsg string // in the error line
 	}{
 		{"no -o", []string{wordsFile}, "missing -o"},
-		{"unknown flag", []string{"--bogus", "-o", "OUT", wordsFile}, "-bogus"},
+		{"unknown flag", []string{"--bogus", "-o", "OUT", wordsFile}, "not defined: --bogus"},
 		{"-o without value", []string{"-o"}, "-o"},
 		{"short seed", []string{"--seed", "0011", "-o", "OUT"}, "--seed"},
 		{"long seed", []string{"--seed", strings.Repeat("0", 34), "-o", "OUT"}, "--seed"},
@@ -293,10 +293,15 @@ func TestUsageErrors(t *testing.T) {
 		{"load factor 1", []string{"--load-factor", "1", "-o", "OUT"}, "--load-factor"},
 		{"load factor too small", []string{"--load-factor", "0.01", "-o", "OUT"}, "--load-factor"},
 		{"load factor NaN", []string{"--load-factor", "NaN", "-o", "OUT"}, "--load-factor"},
-		{"load factor not a number", []string{"--load-factor", "high", "-o", "OUT"}, "-load-factor"},
+		{"load factor not a number", []string{"--load-factor", "high", "-o", "OUT"}, `invalid value "high" for flag --load-factor`},
 		{"filter bits negative", []string{"--filter-bits", "-1", "-o", "OUT"}, "--filter-bits"},
 		{"filter bits 65", []string{"--filter-bits", "65", "-o", "OUT"}, "--filter-bits"},
-		{"filter bits not a number", []string{"--filter-bits", "six", "-o", "OUT"}, "-filter-bits"},
+		{"filter bits not a number", []string{"--filter-bits", "six", "-o", "OUT"}, `invalid value "six" for flag --filter-bits`},
+		{"--mem without value", []string{"-o", "OUT", "--mem"}, "flag needs an argument: --mem"},
+		// package flag stops at the first FILE: a flag after it is not a
+		// missing file (exit 1) but a usage error.
+		{"flag after FILE", []string{"-o", "OUT", wordsFile, "-q"}, "flag -q after the first FILE"},
+		{"long flag after FILE", []string{"-o", "OUT", wordsFile, "--load-factor=0.5", wordsFile}, "flag --load-factor=0.5 after the first FILE"},
 		// An empty value, as from an unset shell variable, is not the
 		// default: --seed "" would silently give a random key.
 		{"empty seed", []string{"--seed", "", "-o", "OUT"}, "--seed given an empty value"},

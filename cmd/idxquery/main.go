@@ -22,6 +22,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/stru-index/stru/cmd/internal/cliflag"
 	"github.com/stru-index/stru/cmd/internal/keyio"
 	"github.com/stru-index/stru/index"
 	"github.com/stru-index/stru/reader"
@@ -182,7 +183,7 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&verify, "verify", false, "")
 	fs.BoolVar(&list, "list", false, "")
 	fs.Func("prefix", "", func(p string) error { cfg.prefix = &p; return nil })
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return nil, err
 	}
 	var modes []string
