@@ -1,9 +1,11 @@
 // Package reader answers membership queries from a STRU index file
 // (format.md) by mapping it into memory: Open reads only the 128-byte
-// header, and each membership lookup hashes the key and reads at most two
-// 64-byte buckets and the key's bytes, straight from the mapping, without
-// allocating (a key of 255 bytes or more, whose length its slot does not
-// hold, also searches the offset table for its ordinal); Lookup then finds
+// header, and each membership lookup hashes the key and reads the
+// filter's 64-byte block for it (in a file with a filter, format.md §3.1:
+// most absent keys stop there), then at most two 64-byte buckets and the
+// key's bytes, straight from the mapping, without allocating (a key of
+// 255 bytes or more, whose length its slot does not hold, also searches
+// the offset table for its ordinal); Lookup then finds
 // the key's ordinal by searching the offset table, interpolating in tables
 // of more than 4096 keys.
 //

@@ -85,11 +85,13 @@ Inspection:
   --verify     read the whole file and check every checksum and invariant;
                print "FILE: ok" and exit 0, or print what failed on
                standard error and exit 1, also when the damage stops FILE
-               from opening (a truncated file, a header failing its
-               checksum); a file without the STRU magic, or of a format
+               from opening (a file truncated after its first 4 bytes,
+               a header failing its checksum); a file without the STRU
+               magic (shorter than 4 bytes, too), or of a format
                version this idxquery does not read, is an error (2)
   --list       print every key in ascending byte order, one per line
   --prefix P   with --list: print only the keys that begin with P
+  -h, --help   print this help
 
 Flags must come before FILE; everything after FILE is a KEY, even if it
 begins with "-". Errors (a missing file, not a STRU file, a corrupt file
