@@ -54,7 +54,7 @@
 //
 // Memory is then about M plus a few MiB of buffers, whatever n. The
 // buffers start small and grow with the set, so a build of a few keys, in
-// memory or streamed, allocates less than 256 KiB besides them. The Go
+// memory or streamed, allocates less than 256 KiB besides the keys. The Go
 // runtime may let garbage reach the size of the live heap before it
 // collects; a soft memory limit slightly above M (GOMEMLIMIT, or
 // runtime/debug.SetMemoryLimit, which idxbuild sets) keeps the process

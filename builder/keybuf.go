@@ -85,7 +85,7 @@ func (kb *keyBuf) chunkCap(i int) int {
 	if i >= bits.Len(uint(full/minChunk)) {
 		return full
 	}
-	return min(minChunk<<i, full)
+	return minChunk << i
 }
 
 // recsGrowth is how many records recs grows by when full.

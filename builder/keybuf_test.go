@@ -78,10 +78,15 @@ func TestSortKeys(t *testing.T) {
 // arena exactly, then the empty key, and writes the file: the empty key
 // must not be placed at the offset just past the full chunk, the start of
 // a chunk that does not exist, where sorting the keys would index out of
-// range. Keys run up to the maximum length, so the first chunk, of 64 KiB,
-// fills in 2 keys.
+// range. The budget makes chunks of 64 KiB from the first (a larger
+// chunk's first piece is smaller than its range of offsets, and the
+// offset past it still in chunk 0); keys run up to the maximum length, so
+// the chunk fills in 2 keys.
 func TestEmptyKeyAfterFullChunk(t *testing.T) {
-	b := mustNew(t, Options{HashKey: &testKey})
+	b := mustNew(t, Options{HashKey: &testKey, MemoryBudget: 1 << 20})
+	if b.chunkCap(0) != 1<<b.chunkShift {
+		t.Fatalf("the first chunk holds %d bytes, not its whole range of %d", b.chunkCap(0), 1<<b.chunkShift)
+	}
 	want := [][]byte{{}}
 	for left := b.chunkCap(0); left > 0; {
 		k := bytes.Repeat([]byte{'k'}, min(left, index.MaxKeyLen))

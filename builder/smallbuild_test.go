@@ -1,12 +1,15 @@
 package builder
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/stru-index/stru/index"
 )
 
 // smallBuildAllocLimit is the most a build of a few keys may allocate:
@@ -140,4 +143,58 @@ func BenchmarkSmallBuild(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSectionWriterBuffer writes through sectionWriters of every kind of
+// size hint, from offsets on and off the publishChunk grid, and checks
+// that the buffer never holds more than publishChunk bytes of memory (the
+// budget of a streamed build counts it so), that every write but the last
+// ends on a multiple of publishChunk, and that the bytes and checksum are
+// those written.
+func TestSectionWriterBuffer(t *testing.T) {
+	data := make([]byte, 5<<20+12345)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	for _, size := range []uint64{0, 100, 5000, 1<<20 + 3, uint64(len(data))} {
+		for _, off := range []uint64{0, 17, publishChunk - 1, publishChunk + 4096} {
+			out := &recordingWriter{}
+			w := newSectionWriter(out, off, size)
+			for p := data; len(p) > 0; {
+				n := min(len(p), 1+len(p)%70000)
+				w.write(p[:n])
+				p = p[n:]
+				if cap(w.buf) > publishChunk {
+					t.Fatalf("size %d, offset %d: the buffer holds %d bytes, more than %d", size, off, cap(w.buf), publishChunk)
+				}
+			}
+			crc, err := w.flush()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, end := range out.ends[:len(out.ends)-1] {
+				if end%publishChunk != 0 {
+					t.Fatalf("size %d, offset %d: write %d ends at %d, not a multiple of %d", size, off, i, end, publishChunk)
+				}
+			}
+			if !bytes.Equal(out.data[off:], data) || crc != index.UpdateChecksum(0, data) {
+				t.Fatalf("size %d, offset %d: the bytes or the checksum written are not those given", size, off)
+			}
+		}
+	}
+}
+
+// A recordingWriter keeps what is written to it, and where each write ends.
+type recordingWriter struct {
+	data []byte
+	ends []uint64
+}
+
+func (r *recordingWriter) WriteAt(p []byte, off int64) (int, error) {
+	if end := int(off) + len(p); end > len(r.data) {
+		r.data = append(r.data, make([]byte, end-len(r.data))...)
+	}
+	copy(r.data[off:], p)
+	r.ends = append(r.ends, uint64(off)+uint64(len(p)))
+	return len(p), nil
 }

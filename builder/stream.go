@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/stru-index/stru/index"
 )
@@ -461,8 +460,9 @@ func (w *sectionWriter) write(p []byte) {
 	for len(p) > 0 {
 		n := min(len(p), w.room())
 		if len(w.buf)+n > cap(w.buf) {
+			// Exactly c: append's growth would round past publishChunk.
 			c := min(max(2*cap(w.buf), len(w.buf)+n, 4<<10), publishChunk)
-			w.buf = slices.Grow(w.buf, c-len(w.buf))
+			w.buf = append(make([]byte, 0, c), w.buf...)
 		}
 		w.buf = append(w.buf, p[:n]...)
 		p = p[n:]
