@@ -2,8 +2,9 @@ package reader
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"sync"
@@ -100,9 +101,21 @@ func (h *Handle) Reload() error {
 }
 
 func (h *Handle) reloadLocked() error {
+	f, fi, err := openPath(h.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return h.switchTo(f, fi)
+}
+
+// switchTo serves the index in f, opened from the Handle's path, whose
+// FileInfo is fi, if it opens (and verifies or preloads, as the Handle's
+// options say). It does not close f.
+func (h *Handle) switchTo(f *os.File, fi fs.FileInfo) error {
 	// The errors of Open, Verify and Preload name the file; they are
 	// returned as they are, for OpenHandle as for Reload.
-	r, stamp, err := openStamped(h.path)
+	r, err := openFile(f, fi, h.path)
 	if err != nil {
 		return err
 	}
@@ -123,17 +136,8 @@ func (h *Handle) reloadLocked() error {
 	if old := h.current.Swap(r); old != nil && old.m != nil {
 		collectReplaced(old)
 	}
-	h.stamp = stamp
+	h.stamp = stampOf(fi)
 	return nil
-}
-
-// openStamped opens path and returns the stamp of the file it opened.
-func openStamped(path string) (*Reader, fileStamp, error) {
-	r, fi, err := open(path)
-	if err != nil {
-		return nil, fileStamp{}, err
-	}
-	return r, stampOf(fi), nil
 }
 
 // Watch reloads the Handle whenever the file at its path changes, checking
@@ -182,18 +186,40 @@ func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 		failed.forget()
 		return false, nil
 	}
-	st := stampOf(fi)
-	if failed.is(st) {
+	// known reports whether the file of stamp st needs no reload: it is
+	// the one that failed, or the one served. The failed one is forgotten
+	// once the path holds another file.
+	known := func(st fileStamp) bool {
+		if failed.is(st) {
+			return true
+		}
+		failed.forget()
+		return st == h.stamp
+	}
+	stated := stampOf(fi)
+	if known(stated) {
 		return false, nil
 	}
-	failed.forget() // the path holds another file now
-	if st == h.stamp {
+	// The path changed. What is judged, and held if it fails, is the file
+	// opened now, whatever the path held at the stat.
+	f, fi, err := openPath(h.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist): // gone since the stat
 		return false, nil
-	}
-	if err := h.reloadLocked(); err != nil {
-		failed.remember(h.path, st)
+	case err != nil: // no file to hold (its permissions): its stamp is remembered
+		failed.remember(stated, nil, false)
 		return false, err
 	}
+	st := stampOf(fi)
+	if known(st) {
+		f.Close()
+		return false, nil
+	}
+	if err := h.switchTo(f, fi); err != nil {
+		failed.remember(st, f, fi.Mode().IsRegular())
+		return false, err
+	}
+	f.Close()
 	return false, nil
 }
 
@@ -202,24 +228,30 @@ func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 // give a deleted file's inode number to new files, and on one that keeps
 // modification times in whole seconds (or 2 s), a new file of the same
 // size published within the same second as a failed one, after it was
-// removed, would have its stamp, and would never be loaded. So the failed
-// file is held open (on Unix, where stamps have inode numbers), which
-// keeps its inode number its own, until the path changes.
+// removed, would have its stamp, and would never be loaded. So a failed
+// regular file is held open, on Unix, where stamps have inode numbers,
+// which keeps its inode number its own, until the path changes. (Other
+// files are not held: a named pipe held open would take a writer's
+// bytes.)
 type failedFile struct {
 	stamp fileStamp
-	held  io.Closer // the failed file, open; nil if it could not be opened
-	set   bool      // stamp is a failed file's
+	held  *os.File // the failed file, open, or nil
+	set   bool     // stamp is a failed file's
 }
 
 // is reports whether st is the stamp of the failed file.
 func (f *failedFile) is(st fileStamp) bool { return f.set && st == f.stamp }
 
-// remember makes the file of stamp st at path the failed one, if path
-// still holds it.
-func (f *failedFile) remember(path string, st fileStamp) {
-	held, same := holdFile(path, st)
-	if same {
-		f.stamp, f.held, f.set = st, held, true
+// remember makes the file of stamp st the failed one. file is that file,
+// open, or nil; remember keeps it open if it is a regular file and
+// holdFailed allows, and closes it otherwise.
+func (f *failedFile) remember(st fileStamp, file *os.File, regular bool) {
+	f.forget()
+	f.stamp, f.set = st, true
+	if file != nil && regular && holdFailed {
+		f.held = file
+	} else if file != nil {
+		file.Close()
 	}
 }
 

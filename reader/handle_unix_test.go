@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,13 +17,38 @@ import (
 )
 
 // watchErrors starts h.Watch, checking every millisecond, and returns the
-// channel its errors arrive on.
-func watchErrors(t *testing.T, h *reader.Handle) <-chan error {
+// channel its errors arrive on and a function that stops it and waits
+// for it to return.
+func watchErrors(t *testing.T, h *reader.Handle) (errs <-chan error, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	errs := make(chan error, 100)
-	go h.Watch(ctx, time.Millisecond, func(err error) { errs <- err })
-	return errs
+	ch := make(chan error, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Watch(ctx, time.Millisecond, func(err error) { ch <- err })
+	}()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return ch, stop
+}
+
+// openIn counts the file descriptors of this process open on files in
+// dir, where /proc/self/fd shows them (Linux), or returns -1.
+func openIn(dir string) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, dir+"/") {
+			n++
+		}
+	}
+	return n
 }
 
 // nextWatchError waits for Watch's next error, which must wrap want.
@@ -57,7 +83,7 @@ func renameOver(t *testing.T, file, path string) {
 // file that failed before, while the good index keeps serving.
 func TestHandleWatchFailedFileAgain(t *testing.T) {
 	h, dir, path := publishedHandle(t)
-	errs := watchErrors(t, h)
+	errs, _ := watchErrors(t, h)
 	foreign := filepath.Join(dir, "foreign")
 	if err := os.WriteFile(foreign, []byte("not an index, but a file of some length\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -92,7 +118,7 @@ func TestHandleWatchFailedFileAgain(t *testing.T) {
 // Where inode numbers are not reused (tmpfs), this test passes either way.
 func TestHandleWatchFailedInodeReused(t *testing.T) {
 	h, dir, path := publishedHandle(t)
-	errs := watchErrors(t, h)
+	errs, stop := watchErrors(t, h)
 	when := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	write := func(name, content string) string {
 		file := filepath.Join(dir, name)
@@ -127,5 +153,46 @@ func TestHandleWatchFailedInodeReused(t *testing.T) {
 	nextWatchError(t, errs, "the second foreign file", index.ErrNotIndex)
 	if !h.ContainsString("version-A") {
 		t.Fatal("the Handle stopped serving version A")
+	}
+	// Watch holds the failed file open until it returns, no longer.
+	if n := openIn(dir); n != -1 && n != 1 {
+		t.Errorf("%d files in the directory open while Watch holds the failed one, want 1", n)
+	}
+	stop()
+	if n := openIn(dir); n > 0 {
+		t.Errorf("%d files in the directory still open after Watch returned", n)
+	}
+}
+
+// TestHandleWatchDoesNotHoldPipe publishes a named pipe at the path:
+// Watch reports it, as it is not a regular file, and does not hold it
+// open, which would let a writer's open succeed and its bytes go into a
+// pipe nobody reads. A writer's non-blocking open must still fail with
+// ENXIO, no reader.
+func TestHandleWatchDoesNotHoldPipe(t *testing.T) {
+	h, dir, path := publishedHandle(t)
+	errs, _ := watchErrors(t, h)
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fifo, path); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("Watch's error %v, want one saying the pipe is not a regular file", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no error from Watch within 20 s of a named pipe at the path")
+	}
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err == nil {
+		syscall.Close(fd)
+		t.Fatal("a writer could open the named pipe: something holds it open for reading")
+	}
+	if !errors.Is(err, syscall.ENXIO) {
+		t.Fatalf("a writer's open of the named pipe: %v, want ENXIO", err)
 	}
 }

@@ -70,20 +70,37 @@ func Open(path string) (*Reader, error) {
 
 // open is Open, also returning the FileInfo of the file it mapped.
 func open(path string) (*Reader, fs.FileInfo, error) {
-	// openFlags keeps open(2) of a named pipe from waiting for a writer,
-	// for ever if none comes, so that the check below refuses it as any
-	// file that is not regular.
-	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
+	f, fi, err := openPath(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close() // the mapping outlives the descriptor
-	fi, err := f.Stat()
+	r, err := openFile(f, fi, path)
+	return r, fi, err
+}
+
+// openPath opens path for reading and returns the file and its FileInfo.
+// openFlags keeps open(2) of a named pipe from waiting for a writer, for
+// ever if none comes, so that openFile refuses it as any file that is not
+// regular.
+func openPath(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
 		return nil, nil, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// openFile returns a Reader of the index in f, opened from path, whose
+// FileInfo is fi. It does not close f: the mapping outlives it.
+func openFile(f *os.File, fi fs.FileInfo, path string) (*Reader, error) {
 	if !fi.Mode().IsRegular() {
-		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
 	}
 	// The header is read, not taken from the mapping: the first read of
 	// a mapped page is a page fault, which costs more the larger the file
@@ -93,11 +110,11 @@ func open(path string) (*Reader, fs.FileInfo, error) {
 	var header [index.HeaderSize]byte
 	n, err := f.ReadAt(header[:], 0)
 	if err != nil && err != io.EOF {
-		return nil, nil, err
+		return nil, err
 	}
 	h, err := index.ParseHeader(header[:n], path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// The header is checked against the file's size before the file is
 	// mapped (NewViewOf checks it again, against the mapping): a file
@@ -106,20 +123,20 @@ func open(path string) (*Reader, fs.FileInfo, error) {
 	// that read the file into memory instead (mmap_other.go), before it
 	// is read whole.
 	if _, err := h.Layout(uint64(fi.Size()), path); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	data, m, err := mapFile(f, fi.Size())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	view, err := index.NewViewOf(data, h, path)
 	if err != nil {
 		if m != nil {
 			m.release()
 		}
-		return nil, nil, err
+		return nil, err
 	}
-	return &Reader{view: view, m: m, file: path}, fi, nil
+	return &Reader{view: view, m: m, file: path}, nil
 }
 
 // FromBytes returns a Reader of a STRU file held in data, for example one

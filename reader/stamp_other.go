@@ -2,17 +2,13 @@
 
 package reader
 
-import (
-	"io"
-	"io/fs"
-)
+import "io/fs"
 
 func stampOf(fi fs.FileInfo) fileStamp {
 	return fileStamp{size: fi.Size(), mtime: fi.ModTime()}
 }
 
-// holdFile holds nothing: stamps here have no inode number to keep, and an
-// open file could not be renamed over on Windows.
-func holdFile(path string, st fileStamp) (held io.Closer, same bool) {
-	return nil, true
-}
+// holdFailed: Watch holds no file open (failedFile): stamps here have no
+// inode number to keep, and an open file could not be renamed over on
+// Windows.
+const holdFailed = false

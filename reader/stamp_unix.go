@@ -3,9 +3,7 @@
 package reader
 
 import (
-	"io"
 	"io/fs"
-	"os"
 	"syscall"
 )
 
@@ -17,19 +15,6 @@ func stampOf(fi fs.FileInfo) fileStamp {
 	return st
 }
 
-// holdFile opens the file at path and returns it open if it is the file
-// of stamp st, which holding it keeps from giving its inode number to
-// another file. It reports false if path holds another file now; if the
-// file cannot be opened (its permissions), it returns nil and true.
-func holdFile(path string, st fileStamp) (held io.Closer, same bool) {
-	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0) // openFlags: a named pipe does not block
-	if err != nil {
-		return nil, true
-	}
-	fi, err := f.Stat()
-	if err != nil || stampOf(fi) != st {
-		f.Close()
-		return nil, false
-	}
-	return f, true
-}
+// holdFailed: Watch holds a file that failed to load open (failedFile),
+// so that its inode number, part of its stamp, cannot pass to another.
+const holdFailed = true
