@@ -11,11 +11,15 @@ import (
 	"strings"
 )
 
-// longFlag matches a flag name of more than one letter where package
-// flag's errors write it, with one dash: "invalid value "x" for flag
-// -mem: parse error", "invalid boolean value "x" for -sorted: …", "flag
-// needs an argument: -mem", "flag provided but not defined: -nope".
-var longFlag = regexp.MustCompile(`(flag |for |: )-([a-zA-Z0-9][a-zA-Z0-9_-]+)(:|$)`)
+// longFlag matches package flag's errors that name a flag of more than one
+// letter, with one dash, in each of the forms they take: "flag provided
+// but not defined: -nope", "flag needs an argument: -mem", "invalid value
+// "x" for flag -mem: …", "invalid boolean value "x" for -sorted: …". The
+// value is matched as %q writes it, so that nothing in it is rewritten.
+var longFlag = []*regexp.Regexp{
+	regexp.MustCompile(`^(flag provided but not defined: |flag needs an argument: )-(\S{2,})()$`),
+	regexp.MustCompile(`^(invalid (?:boolean )?value "(?:[^"\\]|\\.)*" for (?:flag )?)-([^\s:]{2,})(: )`),
+}
 
 // Parse parses args with fs. Its error writes a flag of more than one
 // letter with two dashes, "--mem", as the commands' help does, where
@@ -26,7 +30,11 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return errors.New(longFlag.ReplaceAllString(err.Error(), "$1--$2$3"))
+	msg := err.Error()
+	for _, re := range longFlag {
+		msg = re.ReplaceAllString(msg, "$1--$2$3")
+	}
+	return errors.New(msg)
 }
 
 // MisplacedFlag returns an error naming the first argument left after
@@ -37,7 +45,9 @@ func Parse(fs *flag.FlagSet, args []string) error {
 // it is. A file of that name is not refused, nor anything after "--".
 func MisplacedFlag(fs *flag.FlagSet, args []string) error {
 	rest := fs.Args()
-	if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+	// "--" ended the flags, unless it was the value of the flag before it
+	// ("-o --").
+	if n := len(args) - len(rest); n > 0 && args[n-1] == "--" && (n == 1 || !takesValue(fs, args[n-2])) {
 		return nil
 	}
 	for _, a := range rest {
@@ -55,4 +65,19 @@ func MisplacedFlag(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("flag %s after the first FILE: flags go before the FILE arguments", a)
 	}
 	return nil
+}
+
+// takesValue reports whether arg is one of fs's flags that takes its value
+// from the next argument: not a boolean flag, and without "=value".
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name, ok := strings.CutPrefix(arg, "-")
+	if !ok || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimPrefix(name, "-"))
+	if f == nil {
+		return false
+	}
+	b, isBool := f.Value.(interface{ IsBoolFlag() bool })
+	return !isBool || !b.IsBoolFlag()
 }

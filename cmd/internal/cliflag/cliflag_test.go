@@ -36,6 +36,10 @@ func TestParse(t *testing.T) {
 		{[]string{"-x"}, `flag provided but not defined: -x`},
 		{[]string{"-o", "-mem-file"}, ""}, // a value, not an error
 		{[]string{"--load-factor", " -ab: -cd"}, `invalid value " -ab: -cd" for flag --load-factor: parse error`},
+		{[]string{"--load-factor", ": -ab:"}, `invalid value ": -ab:" for flag --load-factor: parse error`},
+		{[]string{"--load-factor", `for -ab:x" for flag -cd: `}, `invalid value "for -ab:x\" for flag -cd: " for flag --load-factor: parse error`},
+		{[]string{"--sorted=for -ab:"}, `invalid boolean value "for -ab:" for --sorted: parse error`},
+		{[]string{"--foo.bar"}, `flag provided but not defined: --foo.bar`},
 	}
 	for _, tt := range tests {
 		err := Parse(newSet(), tt.args)
@@ -73,6 +77,9 @@ func TestMisplacedFlag(t *testing.T) {
 		{[]string{"-o", "x", "a.txt", "--no-such-flag"}, ""}, // not a flag: a missing file, as any
 		{[]string{"-o", "x", "--", "--sorted"}, ""},          // after --, only files
 		{[]string{"-o", "x", "--", "a.txt", "--sorted"}, ""},
+		{[]string{"--sorted", "--", "--sorted"}, ""}, // a boolean flag takes no value: -- ends the flags
+		{[]string{"-o", "--", "a.txt", "--sorted"}, "flag --sorted after the first FILE: flags go before the FILE arguments"}, // -- is -o's value
+		{[]string{"-o=x", "--", "--sorted"}, ""},
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("cmd", flag.ContinueOnError)
