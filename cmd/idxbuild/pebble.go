@@ -51,10 +51,9 @@ db.NewSnapshot() with package github.com/stru-index/stru/builder/pebblesrc.
 
 // pebbleConfig is the part of the command line about --pebble.
 type pebbleConfig struct {
-	dir          string // --pebble DIR: "" for key lists
-	prefix       string
-	strip        bool
-	lower, upper optionalString
+	dir                  string // --pebble DIR: "" for key lists
+	strip                bool
+	prefix, lower, upper optionalString // --prefix "" is given, and selects every key
 }
 
 // An optionalString is a flag's value and whether it was given.
@@ -77,7 +76,7 @@ func (s *optionalString) bytes() []byte {
 // define defines the flags of p in fs.
 func (p *pebbleConfig) define(fs *flag.FlagSet) {
 	fs.StringVar(&p.dir, "pebble", "", "")
-	fs.StringVar(&p.prefix, "prefix", "", "")
+	fs.Var(&p.prefix, "prefix", "")
 	fs.BoolVar(&p.strip, "strip-prefix", false, "")
 	fs.Var(&p.lower, "lower", "")
 	fs.Var(&p.upper, "upper", "")
@@ -86,7 +85,7 @@ func (p *pebbleConfig) define(fs *flag.FlagSet) {
 // check checks p against the rest of the command line.
 func (p *pebbleConfig) check(cfg *config) error {
 	if p.dir == "" {
-		if p.prefix != "" || p.strip || p.lower.set || p.upper.set {
+		if p.prefix.set || p.strip || p.lower.set || p.upper.set {
 			return errors.New("--prefix, --strip-prefix, --lower and --upper need --pebble DIR")
 		}
 		return nil
@@ -96,7 +95,7 @@ func (p *pebbleConfig) check(cfg *config) error {
 		return fmt.Errorf("--pebble reads the keys of DIR: no FILE may be given (got %q)", cfg.files[0])
 	case cfg.nul:
 		return errors.New("-0 is for key lists, not --pebble")
-	case p.strip && p.prefix == "":
+	case p.strip && !p.prefix.set: // --prefix "" --strip-prefix strips nothing, as a script may ask
 		return errors.New("--strip-prefix needs --prefix P")
 	case p.lower.set && p.upper.set && p.lower.value > p.upper.value:
 		return fmt.Errorf("--lower %q is above --upper %q", p.lower.value, p.upper.value)
@@ -109,7 +108,7 @@ func (p *pebbleConfig) options() pebblesrc.Options {
 	return pebblesrc.Options{
 		Lower:       p.lower.bytes(),
 		Upper:       p.upper.bytes(),
-		Prefix:      []byte(p.prefix),
+		Prefix:      p.prefix.bytes(),
 		StripPrefix: p.strip,
 	}
 }

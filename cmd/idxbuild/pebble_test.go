@@ -237,6 +237,9 @@ func TestPebbleOptions(t *testing.T) {
 		{"prefix and bounds", []string{"--prefix", "user/", "--strip-prefix", "--lower", "user/005", "--upper", "user/01"},
 			filter(func(k string) bool { return k >= "user/005" && k < "user/01" }, "user/")},
 		{"nothing", []string{"--prefix", "none/"}, nil},
+		// An empty prefix, as from an unset shell variable in
+		// --prefix "$P" --strip-prefix, selects and strips nothing.
+		{"empty prefix stripped", []string{"--prefix", "", "--strip-prefix"}, all},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -282,6 +285,7 @@ func TestPebbleErrors(t *testing.T) {
 		want string // in the one-line error
 	}{
 		{"prefix without pebble", []string{"--prefix", "a", "-o", out}, exitUsage, "need --pebble DIR"},
+		{"empty prefix without pebble", []string{"--prefix", "", "-o", out}, exitUsage, "need --pebble DIR"},
 		{"files with pebble", []string{"--pebble", dbDir, "-o", out, "keys.txt"}, exitUsage, `no FILE may be given (got "keys.txt")`},
 		{"-0 with pebble", []string{"-0", "--pebble", dbDir, "-o", out}, exitUsage, "-0 is for key lists"},
 		{"strip without prefix", []string{"--pebble", dbDir, "--strip-prefix", "-o", out}, exitUsage, "--strip-prefix needs --prefix"},
