@@ -16,11 +16,12 @@ import (
 // ENOMEM, for lack of address space (128 TiB holds some 25 000 retired
 // 5 GB files) or of mappings (Linux allows a process 65 530 by default,
 // vm.max_map_count). So Close counts the mappings and bytes it retires,
-// and starts a collection in the background when either has grown by a
-// step since the last collection it started (or since releases brought it
-// lower); the collection releases the Readers nothing references any more.
-// What is retired while a collection runs survives it, so up to about two
-// steps can be waiting at a time.
+// and starts a collection in the background when a step of either,
+// retired since the last collection it started, is still waiting (the
+// runtime's own collections may have released some); the collection
+// releases the Readers nothing references any more. What is retired while
+// a collection runs survives it and counts towards the next step, so up
+// to about two steps can be waiting at a time.
 //
 // A Handle's replaced Readers are not closed but left to the collector too
 // (Handle), and each still maps its file, which its publisher has usually
@@ -160,31 +161,32 @@ func (c *collector) claim() bool {
 	return true
 }
 
-// A pileup counts what has been retired and not yet released, and says
-// when the count is a step or more above its base: the count when it was
-// last marked, or the lowest count since, whichever is lower.
+// A pileup counts what has been retired and not yet released, and what
+// has been retired since it was last marked (when a collection started),
+// and says a collection is due when a step of the latter may still be
+// waiting: both counts are a step or more. What was retired before the
+// mark is left to the collection that started then, however late its
+// releases come. (Counting from a base that releases lowered let the
+// releases of one collection, coming after mappings retired while it ran,
+// hide those from the next step, and more than two steps waited.)
 type pileup struct {
-	n, base atomic.Int64
-	step    int64
+	n, added atomic.Int64
+	step     int64
 }
 
-// add adds d to the count.
-func (p *pileup) add(d int64) { p.n.Add(d) }
-
-// over reports whether the count is step or more above the base.
-func (p *pileup) over() bool { return p.n.Load()-p.base.Load() >= p.step }
-
-// mark sets the base to the count.
-func (p *pileup) mark() { p.base.Store(p.n.Load()) }
-
-// remove takes d from the count, and lowers the base to the count if it
-// was above it.
-func (p *pileup) remove(d int64) {
-	n := p.n.Add(-d)
-	for {
-		b := p.base.Load()
-		if b <= n || p.base.CompareAndSwap(b, n) {
-			return
-		}
-	}
+// add adds d to both counts.
+func (p *pileup) add(d int64) {
+	p.n.Add(d)
+	p.added.Add(d)
 }
+
+// over reports whether a step or more retired since the mark may still be
+// waiting: at most the lower of the two counts are.
+func (p *pileup) over() bool { return min(p.added.Load(), p.n.Load()) >= p.step }
+
+// mark starts counting what is retired from now on: a collection is
+// starting, which releases what was retired before, if unreachable.
+func (p *pileup) mark() { p.added.Store(0) }
+
+// remove takes d from the count of what waits for a collection.
+func (p *pileup) remove(d int64) { p.n.Add(-d) }

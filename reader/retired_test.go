@@ -4,8 +4,9 @@ package reader
 
 import "testing"
 
-// TestPileup checks when a pileup says a collection is due: a step above
-// its base, which marking raises to the count and releases lower.
+// TestPileup checks when a pileup says a collection is due: when a step
+// of what was retired since the last mark may still be waiting, whenever
+// the releases of what was retired before come.
 func TestPileup(t *testing.T) {
 	type op struct {
 		do   string // "add", "remove" or "mark"
@@ -18,14 +19,29 @@ func TestPileup(t *testing.T) {
 	}{
 		{"fills up to a step", []op{{"add", 9, false}, {"add", 1, true}}},
 		{"mark resets", []op{{"add", 10, true}, {"mark", 0, false}, {"add", 9, false}, {"add", 1, true}}},
-		{"releases lower the base", []op{{"add", 10, true}, {"mark", 0, false}, {"remove", 10, false}, {"add", 9, false}, {"add", 1, true}}},
-		{"survivors of a collection stay counted", []op{
+		{"a step after the collection's releases", []op{{"add", 10, true}, {"mark", 0, false}, {"remove", 10, false}, {"add", 9, false}, {"add", 1, true}}},
+		{"survivors of a collection count towards the next step", []op{
 			{"add", 10, true}, {"mark", 0, false}, // a collection starts with 10 retired
 			{"add", 4, false},                   // 4 retired while it runs
-			{"remove", 10, false},               // it releases the 10: the base falls to 4
-			{"add", 9, false}, {"add", 1, true}, // a step above the 4 survivors
+			{"remove", 10, false},               // it releases the 10
+			{"add", 5, false}, {"add", 1, true}, // a step waits: the 4 survivors and 6
 		}},
-		{"a partial release lowers the base to the count", []op{{"add", 10, true}, {"mark", 0, false}, {"remove", 3, false}, {"add", 9, false}, {"add", 1, true}}},
+		{"a step of survivors, then the collection's releases", []op{
+			{"add", 10, true}, {"mark", 0, false},
+			{"add", 10, true},    // a step retired while it runs
+			{"remove", 10, true}, // its releases, before it ends: the step still waits
+		}},
+		{"survivors and releases interleaved", []op{
+			{"add", 10, true}, {"mark", 0, false},
+			{"add", 3, false}, {"remove", 5, false}, {"add", 3, false}, {"remove", 5, false}, {"add", 3, false},
+			{"add", 1, true},
+		}},
+		{"what another collection released does not count", []op{
+			{"add", 10, true}, {"mark", 0, false}, {"remove", 10, false},
+			{"add", 8, false}, {"remove", 8, false}, // released by the runtime's own collection
+			{"add", 9, false}, {"add", 1, true},
+		}},
+		{"a partial release", []op{{"add", 10, true}, {"mark", 0, false}, {"remove", 3, false}, {"add", 9, false}, {"add", 1, true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +56,7 @@ func TestPileup(t *testing.T) {
 					p.mark()
 				}
 				if got := p.over(); got != o.over {
-					t.Fatalf("after op %d (%s %d): count %d, base %d: over = %v, want %v", i, o.do, o.d, p.n.Load(), p.base.Load(), got, o.over)
+					t.Fatalf("after op %d (%s %d): count %d, %d since the mark: over = %v, want %v", i, o.do, o.d, p.n.Load(), p.added.Load(), got, o.over)
 				}
 			}
 		})
@@ -52,7 +68,8 @@ func TestPileup(t *testing.T) {
 // none is running. A replacement made while one runs starts another when
 // it ends, even if that one's releases came first: it may have started
 // before the Reader was replaced, and nothing else would collect it in a
-// process whose heap does not grow.
+// process whose heap does not grow. Mappings retired while one runs start
+// another when they make a step, even if its releases came first.
 func TestCollectorClaim(t *testing.T) {
 	type op struct {
 		do    string // "replace", "retire", "release" (of a retired mapping), "end" (of the running collection) or "claim"
@@ -73,6 +90,12 @@ func TestCollectorClaim(t *testing.T) {
 			{"retire", false}, {"retire", false}, {"replace", false}, {"claim", true},
 			{"replace", false},
 			{"release", false}, {"release", false},
+			{"end", false}, {"claim", true},
+		}},
+		{"mappings retired while one runs, then its releases", []op{
+			{"retire", false}, {"retire", false}, {"claim", true},
+			{"retire", false}, {"retire", false}, // a step survives the collection
+			{"release", false}, {"release", false}, // which releases the first two before it ends
 			{"end", false}, {"claim", true},
 		}},
 		{"retired mappings a step above the base", []op{
