@@ -146,9 +146,10 @@ func (h *Handle) switchTo(f *os.File, fi fs.FileInfo) error {
 // a different size or modification time; a check is one stat call. Its
 // reloads follow the Handle's HandleOptions, as Reload's do. Each failed
 // reload is passed to onError (which may be nil) and retried at the next
-// change; the current file keeps serving meanwhile. On Unix, Watch holds
-// the file that failed open until the path changes, so that its inode
-// number cannot pass to a new file that would then look unchanged. Like
+// change (a change of permissions alone is not one); the current file
+// keeps serving meanwhile. On Unix, Watch holds a regular file that
+// failed open until the path changes, so that its inode number cannot
+// pass to a new file that would then look unchanged. Like
 // time.NewTicker, Watch panics if interval is not positive.
 func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
