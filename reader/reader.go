@@ -64,19 +64,12 @@ type Reader struct {
 // A path that is not a regular file (a directory, a device, a named pipe)
 // is an error; Open does not wait for a named pipe's writer.
 func Open(path string) (*Reader, error) {
-	r, _, err := open(path)
-	return r, err
-}
-
-// open is Open, also returning the FileInfo of the file it mapped.
-func open(path string) (*Reader, fs.FileInfo, error) {
 	f, fi, err := openPath(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer f.Close() // the mapping outlives the descriptor
-	r, err := openFile(f, fi, path)
-	return r, fi, err
+	return openFile(f, fi, path)
 }
 
 // openPath opens path for reading and returns the file and its FileInfo.
