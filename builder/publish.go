@@ -99,7 +99,7 @@ func CheckDestination(path string) error {
 	}
 	// Whether the directory takes a new file (its permissions, a read-only
 	// file system) shows only by creating one.
-	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(dir, tempPattern(path))
 	if err != nil {
 		return errorf("writing %s: %w", path, err)
 	}
@@ -167,7 +167,7 @@ func createPending(ctx context.Context, fsys fileSystem, path string) (*pending,
 	if err := ctx.Err(); err != nil {
 		return nil, errorf("writing %s: %w", path, err)
 	}
-	f, err := fsys.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := fsys.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return nil, errorf("creating temporary file for %s: %w", path, err)
 	}
@@ -247,6 +247,10 @@ func (osFS) CreateTemp(dir, pattern string) (tempFile, error) {
 	}
 	return f, nil
 }
+
+// tempPattern is the os.CreateTemp pattern of the temporary file that
+// becomes path (step 2): ".BASE.tmp-*" for path's base name BASE.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
 
 // createTemp is os.CreateTemp, which makes files of mode 0600, but makes
 // the file with mode 0666, less the umask, as os.Create does: the mode a
