@@ -81,29 +81,7 @@ func (in *input) display() string {
 
 // encode returns the input's contents as a file holds them.
 func (in *input) encode(nul bool) string {
-	var b strings.Builder
-	for i, k := range in.keys {
-		b.WriteString(k)
-		last := i == len(in.keys)-1
-		switch {
-		case nul:
-			if !last || !in.noFinal || k == "" {
-				b.WriteByte(0)
-			}
-		case last && in.noFinal && k != "":
-			// An unterminated last line; a CRLF line keeps its "\r",
-			// which is removed there too. (An unterminated empty line
-			// would be no line at all.)
-			if in.crlf[i] {
-				b.WriteByte('\r')
-			}
-		case in.crlf[i]:
-			b.WriteString("\r\n")
-		default:
-			b.WriteString("\n")
-		}
-	}
-	return b.String()
+	return clitest.EncodeRecords(in.keys, in.crlf, nul, in.noFinal)
 }
 
 // A failureCase is a random run of idxbuild: its inputs, flags and fault.

@@ -151,29 +151,11 @@ func (c *randomCase) inputs() []string {
 	var out []string
 	for p := range parts {
 		lo, hi := p*len(c.records)/parts, (p+1)*len(c.records)/parts
-		var b strings.Builder
-		for i := lo; i < hi; i++ {
-			b.WriteString(c.records[i])
-			last := i == hi-1
-			switch {
-			case c.nul:
-				if !last || !c.noFinal[p] || c.records[i] == "" {
-					b.WriteByte(0)
-				}
-			case last && c.noFinal[p] && c.records[i] != "":
-				// An unterminated last line (not for the empty key,
-				// which would leave no line at all). A CRLF line keeps
-				// its "\r", which is removed there too.
-				if c.crlf[i] {
-					b.WriteByte('\r')
-				}
-			case c.crlf[i]:
-				b.WriteString("\r\n")
-			default:
-				b.WriteString("\n")
-			}
+		crlf := c.crlf // nil with -0
+		if crlf != nil {
+			crlf = crlf[lo:hi]
 		}
-		out = append(out, b.String())
+		out = append(out, clitest.EncodeRecords(c.records[lo:hi], crlf, c.nul, c.noFinal[p]))
 	}
 	return out
 }

@@ -119,6 +119,34 @@ func OneLineError(t testing.TB, stderr, prefix string) string {
 	return line
 }
 
+// EncodeRecords returns records as a key list holds them, each ended by a
+// NUL byte (nul) or a newline, "\r\n" where crlf[i] is set. With noFinal
+// the last record lacks its delimiter (a CRLF line keeps its "\r", which
+// the tools remove there too), unless it is empty: an unterminated empty
+// record would be no record at all.
+func EncodeRecords(records []string, crlf []bool, nul, noFinal bool) string {
+	var b strings.Builder
+	for i, k := range records {
+		b.WriteString(k)
+		last := i == len(records)-1
+		switch {
+		case nul:
+			if !last || !noFinal || k == "" {
+				b.WriteByte(0)
+			}
+		case last && noFinal && k != "":
+			if crlf[i] {
+				b.WriteByte('\r')
+			}
+		case crlf[i]:
+			b.WriteString("\r\n")
+		default:
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
 // RaceEnabled reports whether the tests, and so the tools Build builds,
 // run with the race detector.
 const RaceEnabled = raceEnabled
