@@ -59,6 +59,16 @@ func publishedHandle(t *testing.T) (h *reader.Handle, dir, path string) {
 	return h, dir, path
 }
 
+// mappingsWithin waits up to d for at most one file in dir to be mapped,
+// and returns how many mappings of files in dir there are then.
+func mappingsWithin(t testing.TB, dir string, d time.Duration) int {
+	t.Helper()
+	for deadline := time.Now().Add(d); mappingsOf(t, dir) > 1 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return mappingsOf(t, dir)
+}
+
 // mappingsOf counts the lines of /proc/self/maps that map a file in dir.
 func mappingsOf(t testing.TB, dir string) int {
 	t.Helper()
@@ -180,11 +190,7 @@ func TestHandleReloadUnmapsWithoutGC(t *testing.T) {
 			t.Fatalf("reload %d: %v", i, err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for mappingsOf(t, dir) > 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := mappingsOf(t, dir); n > 1 {
+	if n := mappingsWithin(t, dir, 10*time.Second); n > 1 {
 		t.Fatalf("%d mappings of the index remain 10 s after 20 reloads with the collector off, want 1", n)
 	}
 	if !h.ContainsString("19-0000") {
@@ -223,11 +229,7 @@ func TestHandleHeldReaderUnmappedWithoutGC(t *testing.T) {
 		t.Fatal("the held Reader or the Handle answers from the wrong version")
 	}
 	held = nil
-	deadline := time.Now().Add(20 * time.Second)
-	for mappingsOf(t, dir) > 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := mappingsOf(t, dir); n > 1 {
+	if n := mappingsWithin(t, dir, 20*time.Second); n > 1 {
 		t.Fatalf("%d mappings of the index remain 20 s after the replaced Reader was dropped, with the collector off; want 1", n)
 	}
 }
