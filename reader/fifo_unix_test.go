@@ -5,11 +5,11 @@ package reader_test
 import (
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stru-index/stru/reader"
+	"golang.org/x/sys/unix"
 )
 
 // TestOpenFIFO checks that Open refuses a named pipe, as any path that is
@@ -17,7 +17,7 @@ import (
 // comes (idxquery FIFO used to hang for ever).
 func TestOpenFIFO(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fifo.stru")
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
+	if err := unix.Mkfifo(path, 0o644); err != nil {
 		t.Skip(err)
 	}
 	done := make(chan error, 1)

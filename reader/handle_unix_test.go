@@ -14,6 +14,7 @@ import (
 
 	"github.com/stru-index/stru/index"
 	"github.com/stru-index/stru/reader"
+	"golang.org/x/sys/unix"
 )
 
 // watchErrors starts h.Watch, checking every millisecond, and returns the
@@ -173,7 +174,7 @@ func TestHandleWatchDoesNotHoldPipe(t *testing.T) {
 	h, dir, path := publishedHandle(t)
 	errs, _ := watchErrors(t, h)
 	fifo := filepath.Join(dir, "pipe")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(fifo, path); err != nil {
