@@ -63,6 +63,16 @@ type fileStamp struct {
 	ino, dev uint64
 	size     int64
 	mtime    time.Time
+	ctime    int64 // status change time, ns since 1970 (Unix; 0 elsewhere): a chmod changes it
+}
+
+// sameVersion reports whether s and o stamp the same published version:
+// the same file, size and modification time. A change of status alone
+// (permissions, owner, links) is not a new version: the file served is
+// not reloaded for it.
+func (s fileStamp) sameVersion(o fileStamp) bool {
+	s.ctime = o.ctime
+	return s == o
 }
 
 // OpenHandle opens the index at path and returns a Handle serving it.
@@ -146,11 +156,13 @@ func (h *Handle) switchTo(f *os.File, fi fs.FileInfo) error {
 // a different size or modification time; a check is one stat call. Its
 // reloads follow the Handle's HandleOptions, as Reload's do. Each failed
 // reload is passed to onError (which may be nil) and retried at the next
-// change (a change of permissions alone is not one); the current file
-// keeps serving meanwhile. On Unix, Watch holds a regular file that
-// failed open until the path changes, so that its inode number cannot
-// pass to a new file that would then look unchanged. Like
-// time.NewTicker, Watch panics if interval is not positive.
+// change; on Unix also when the failed file's status change time moves
+// (a chmod, chown or link does that), so that a file published unreadable
+// is loaded once made readable. Meanwhile the current file keeps serving;
+// a change of its status alone does not reload it. On Unix, Watch holds
+// a regular file that failed open until the path changes, so that its
+// inode number cannot pass to a new file that would then look unchanged.
+// Like time.NewTicker, Watch panics if interval is not positive.
 func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -195,7 +207,7 @@ func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 			return true
 		}
 		failed.forget()
-		return st == h.stamp
+		return st.sameVersion(h.stamp)
 	}
 	stated := stampOf(fi)
 	if known(stated) {
@@ -240,7 +252,9 @@ type failedFile struct {
 	set   bool     // stamp is a failed file's
 }
 
-// is reports whether st is the stamp of the failed file.
+// is reports whether st is the stamp of the failed file. Its status
+// change time counts: a file that could not be opened for its
+// permissions is tried again once they change.
 func (f *failedFile) is(st fileStamp) bool { return f.set && st == f.stamp }
 
 // remember makes the file of stamp st the failed one. file is that file,

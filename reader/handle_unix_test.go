@@ -197,3 +197,87 @@ func TestHandleWatchDoesNotHoldPipe(t *testing.T) {
 		t.Fatalf("a writer's open of the named pipe: %v, want ENXIO", err)
 	}
 }
+
+// TestHandleWatchFailedFileStatusChange publishes a foreign file, which
+// Watch reports, then makes it a good index in place, keeping its inode,
+// size and modification time, as a file published unreadable keeps them
+// when its permissions are fixed with chmod (which this test, run as root,
+// could not fail to read). Only the file's status change time tells the
+// difference: Watch must load it. A status change of the file served then
+// must not reload it.
+func TestHandleWatchFailedFileStatusChange(t *testing.T) {
+	h, dir, path := publishedHandle(t)
+	errs, _ := watchErrors(t, h)
+	indexB := filepath.Join(dir, "b.stru")
+	publish(t, indexB, versionKeys("B"))
+	good, err := os.ReadFile(indexB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(dir, "foreign")
+	if err := os.WriteFile(foreign, make([]byte, len(good)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(foreign, when, when); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(foreign, path); err != nil {
+		t.Fatal(err)
+	}
+	nextWatchError(t, errs, "the foreign file", index.ErrNotIndex)
+
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(good, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, when, when); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
+		t.Fatalf("the file changed more than its status: %v %d %v, then %v %d %v",
+			before.Sys(), before.Size(), before.ModTime(), after.Sys(), after.Size(), after.ModTime())
+	}
+	// Each chmod sets the status change time to now: on a file system
+	// that keeps it in whole seconds, one within the next second shows.
+	deadline := time.Now().Add(20 * time.Second)
+	for !h.ContainsString("version-B") {
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not load the repaired file within 20 s")
+		}
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("Watch reported %v for the repaired file", err)
+	default:
+	}
+
+	served := h.Reader()
+	for range 5 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // 100 checks
+	}
+	if h.Reader() != served {
+		t.Error("a change of permissions reloaded the file served")
+	}
+}

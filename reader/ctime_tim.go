@@ -1,0 +1,10 @@
+//go:build aix || android || dragonfly || illumos || linux || openbsd || solaris
+
+package reader
+
+import "syscall"
+
+// ctimeOf returns the file's status change time in nanoseconds since 1970.
+func ctimeOf(sys *syscall.Stat_t) int64 {
+	return int64(sys.Ctim.Sec)*1e9 + int64(sys.Ctim.Nsec)
+}
