@@ -3,6 +3,7 @@
 package reader
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,7 @@ type mapping struct{}
 // mapFile reads the first size bytes of f into memory.
 func mapFile(f *os.File, size int64) ([]byte, *mapping, error) {
 	if size < 0 || size != int64(int(size)) {
-		return nil, nil, fmt.Errorf("stru: %s: file of %d bytes is too large to read", f.Name(), size)
+		return nil, nil, fmt.Errorf("stru: %s: file of %d bytes is too large to read in this process's address space: %w", f.Name(), size, errors.ErrUnsupported)
 	}
 	data := make([]byte, size)
 	if _, err := io.ReadFull(f, data); err != nil {

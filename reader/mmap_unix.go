@@ -3,6 +3,7 @@
 package reader
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -31,7 +32,7 @@ func mapFile(f *os.File, size int64) ([]byte, *mapping, error) {
 		return nil, nil, nil
 	}
 	if size < 0 || size != int64(int(size)) {
-		return nil, nil, fmt.Errorf("stru: %s: file of %d bytes is too large to map", f.Name(), size)
+		return nil, nil, fmt.Errorf("stru: %s: file of %d bytes is too large to map in this process's address space: %w", f.Name(), size, errors.ErrUnsupported)
 	}
 	addr, err := unix.MmapPtr(int(f.Fd()), 0, nil, uintptr(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {

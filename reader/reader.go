@@ -62,7 +62,9 @@ type Reader struct {
 // its cost does not depend on the file's size; it does not read the
 // sections: lookups read what they need, and Verify reads everything.
 // A path that is not a regular file (a directory, a device, a named pipe)
-// is an error; Open does not wait for a named pipe's writer.
+// is an error; Open does not wait for a named pipe's writer. A file
+// larger than the address space can hold (over 2 GiB where int has 32
+// bits) is an error wrapping errors.ErrUnsupported.
 func Open(path string) (*Reader, error) {
 	f, fi, err := openPath(path)
 	if err != nil {
