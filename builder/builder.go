@@ -32,7 +32,10 @@
 //     merges the runs, 64 at most at once (more are first merged 64 at a
 //     time into longer runs), writing the key data straight into the
 //     output file. A build that fits in M, including the table below, is
-//     done in memory as before, without temporary files.
+//     done in memory as before, without temporary files; so is one whose
+//     hashes, table and filter take less than a run's 1 MiB write buffer
+//     (about 39 000 keys), whatever M, since spilling it would take more
+//     memory than writing it.
 //   - Sorted input. SortedWriter streams the key data to a temporary file,
 //     or, after SortedWriter.Expect, straight into the output's, and each
 //     key's length (2 bytes) to another; it holds only the last key and

@@ -397,12 +397,18 @@ func (s *spill) bounds() (keys, keyBytes uint64, maxLen uint32) {
 
 // external reports whether writing needs temporary files: the Builder has
 // spilled runs, or writing the keys it holds in memory would exceed its
-// budget.
+// budget and spilling them would not: a spill holds the keys too, while
+// it writes them through a buffer of ioBuffer bytes, so a set whose
+// hashes, table and filter take less than that (about 39 000 keys at the
+// defaults) is written in memory, whatever the budget. (The arena and
+// the records alone, at their smallest, take 128 KiB.)
 func (b *Builder) external() bool {
 	if b.failed != nil || b.spilling != nil || b.spill != nil && len(b.spill.runs) > 0 {
 		return true
 	}
-	return b.settings.inMemoryBytes(b.heldBytes(), uint64(len(b.recs))) > b.budget
+	held, n := b.heldBytes(), uint64(len(b.recs))
+	writing := b.settings.inMemoryBytes(held, n) - held
+	return held+writing > b.budget && writing > ioBuffer
 }
 
 // toRuns writes the keys held in memory as a run, in dir if the Builder

@@ -3,6 +3,7 @@ package builder
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -107,6 +108,66 @@ func TestSmallBuildAllocations(t *testing.T) {
 				}
 				checkHolds(t, file, keys)
 			}
+		})
+	}
+}
+
+// TestSmallBudgetSmallSet builds small sets under the smallest budgets,
+// which the arena's first chunk and the records' first array (128 KiB)
+// exceed by themselves: spilling such a set to a run would only add a
+// run's write buffer (1 MiB) to the memory the build takes, so it is
+// written in memory, allocating less than smallBuildAllocLimit. A set
+// that overflows the budget while it is collected is still spilled.
+func TestSmallBudgetSmallSet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "small.stru")
+	cases := []struct {
+		budget int64
+		keys   int
+		runs   bool // whether the keys must be spilled
+	}{
+		{64 << 10, 1, false},
+		{64 << 10, 3, false},
+		{100 << 10, 1, false},
+		{128 << 10, 3, false},
+		{128 << 10, 1000, false},
+		{256 << 10, 1000, false},
+		{64 << 10, 100000, true},
+	}
+	for _, c := range cases {
+		keys := make([][]byte, c.keys)
+		for i := range keys {
+			keys[i] = []byte(fmt.Sprintf("key-%06d", i))
+		}
+		t.Run(fmt.Sprintf("budget=%d/keys=%d", c.budget, c.keys), func(t *testing.T) {
+			least := uint64(1<<64 - 1)
+			var before, after runtime.MemStats
+			for range 5 {
+				os.Remove(path)
+				b := mustNew(t, Options{HashKey: &testKey, MemoryBudget: c.budget, TempDir: t.TempDir()})
+				runtime.ReadMemStats(&before)
+				for _, k := range keys {
+					if err := b.Add(k); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := b.WriteFile(path); err != nil {
+					t.Fatal(err)
+				}
+				runtime.ReadMemStats(&after)
+				least = min(least, after.TotalAlloc-before.TotalAlloc)
+				if runs := b.Stats().Runs; (runs > 0) != c.runs {
+					t.Fatalf("%d runs spilled, want spilling %v", runs, c.runs)
+				}
+				b.Close()
+			}
+			if !c.runs && least >= smallBuildAllocLimit {
+				t.Errorf("the build allocated %d bytes, want less than %d", least, smallBuildAllocLimit)
+			}
+			file, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkHolds(t, file, keys)
 		})
 	}
 }
