@@ -154,7 +154,7 @@ type Options struct {
 // Stats describe the last file a Builder wrote.
 type Stats struct {
 	Keys         uint64        // distinct keys in the file
-	Duplicates   uint64        // keys added more than once, dropped
+	Duplicates   uint64        // additions dropped because the key was already in the set: a key added k times counts k−1
 	KeyBytes     uint64        // bytes of key data
 	FileBytes    uint64        // bytes in the file
 	Buckets      uint64        // 64-byte buckets in the hash table
@@ -243,9 +243,10 @@ func (b *Builder) Add(key []byte) error {
 }
 
 // Close removes the temporary files of a Builder that has spilled keys to
-// disk and frees its memory. The Builder is then empty, as New returns
-// it. Close may be called more than once; a Builder that never exceeded
-// its budget has no temporary files, and Close then only empties it.
+// disk and frees its memory. The Builder then holds no keys, as New
+// returns it; Stats still describes the last file written. Close may be
+// called more than once; a Builder that never exceeded its budget has no
+// temporary files, and Close then only empties it.
 func (b *Builder) Close() error {
 	b.waitSpill() // an error is the Add's or the write's to report
 	err := b.spill.remove()

@@ -328,6 +328,14 @@ func TestSortedMatchesBuilder(t *testing.T) {
 			if err := w.Add([]byte("zzzz")); err == nil {
 				t.Fatal("Add after Close succeeded")
 			}
+			if err := w.Expect(1, 1, 1); err == nil {
+				t.Fatal("Expect after Close succeeded")
+			}
+			// Close after Close returns what the first returned, nil,
+			// whatever failed in between.
+			if err := w.Close(); err != nil {
+				t.Fatalf("Close after a Close that succeeded: %v", err)
+			}
 
 			st, err = WriteSorted(context.Background(), path+"2", seq2(c.keys), opts)
 			if err != nil {

@@ -42,6 +42,7 @@ type SortedWriter struct {
 	out     *pending // the output's temporary file, once Expect has created it
 	err     error    // the first error of Add, returned by Close
 	done    bool     // Close or Abort has been called
+	closed  error    // what the first Close returned, which a Close after it returns
 	aborted bool     // Abort was called first
 	stats   Stats
 }
@@ -87,7 +88,9 @@ func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWri
 // output's temporary file at once, as Close would (".BASE.tmp-" and digits
 // in path's directory), unless the counts put the keys section beyond the
 // largest file the format, the file system or the process's limit allows:
-// then it changes nothing. It fails after Add, and then like Add.
+// then it changes nothing. Called after Add, Expect, Close or Abort, it
+// fails, and its error is as sticky as Add's: later calls of Add and
+// Close return it, and no file is written.
 func (w *SortedWriter) Expect(keys, keyBytes uint64, maxLen uint32) error {
 	switch {
 	case w.err != nil:
@@ -167,9 +170,10 @@ func (w *SortedWriter) Close() error {
 		if w.aborted {
 			return errorf("SortedWriter.Close after Abort: %s was not written", w.path)
 		}
-		return w.err
+		return w.closed
 	}
 	w.done = true
+	defer func() { w.closed = w.err }()
 	defer w.cleanup()
 	if w.err != nil {
 		return w.err

@@ -182,7 +182,9 @@ func (r *Reader) ContainsString(key string) bool {
 }
 
 // Lookup returns the ordinal of key: its position among the keys in
-// ascending byte order, in [0, Len()), and whether key is present.
+// ascending byte order, in [0, Len()), and whether key is present. For an
+// absent key it returns 0, false, not where key would sort: PrefixRange
+// of key gives that, as its start.
 func (r *Reader) Lookup(key []byte) (ordinal int, ok bool) {
 	if r.closed.Load() {
 		return 0, false
@@ -225,7 +227,8 @@ func (r *Reader) All() iter.Seq[[]byte] {
 }
 
 // PrefixRange returns the ordinals [start, end) of the keys that begin with
-// prefix, found by binary search.
+// prefix, found by binary search. start is the number of keys below
+// prefix, where prefix would sort, also when no key begins with it.
 func (r *Reader) PrefixRange(prefix []byte) (start, end int) {
 	if r.closed.Load() {
 		return 0, 0
@@ -298,7 +301,8 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // reads, and returns Preload's error wrapping ErrFault if the file is
 // shorter than when it was opened; if the file shrinks while Verify reads
 // it, Verify returns an error wrapping ErrFault too, as TryContains does,
-// rather than let the memory fault kill the process.
+// rather than let the memory fault kill the process. After Close it
+// returns an error that wraps neither.
 func (r *Reader) Verify() error {
 	if r.closed.Load() {
 		return r.errorf("Verify after Close")
