@@ -34,12 +34,14 @@
 // the tag, the key's length up to LongKey (LenField) and its offset in the
 // key data plus one, so a slot whose tag and length field match (Match) is
 // compared with the key data at its offset directly: a membership hit
-// reads the bucket and the key's bytes. The ordinal of the key in a slot,
+// in its first bucket scans that bucket and reads the key's bytes (and
+// has loaded the first slot of its second bucket meanwhile, in case the
+// first was full). The ordinal of the key in a slot,
 // which View.Find returns and which a key of LongKey bytes or more is
 // compared through, is found by searching the offset table for the slot's
 // offset (an interpolation search: the offsets rise by each key's
 // length). A key lives in its first bucket, or in its second only when
-// the first is full, and every bucket fills from slot 0, so a lookup reads
+// the first is full, and every bucket fills from slot 0, so a lookup scans
 // at most MaxProbe = 2 buckets (§4). Every byte of the file is
 // covered by a CRC-32C (§6.1, §6.2): the header's own, or one of the five
 // section checksums it holds.

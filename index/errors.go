@@ -7,7 +7,10 @@ import (
 
 // Sentinel errors. Every error that index, reader or builder returns about
 // the contents of a file wraps exactly one of the first three, so callers can
-// test with errors.Is.
+// test with errors.Is. Errors about the file rather than its contents wrap
+// none of them: reader.ErrFault (the file changed under its mapping),
+// errors.ErrUnsupported (too large for the process's address space) and
+// those of the file system.
 var (
 	// ErrNotIndex means the bytes do not start with the magic "STRU":
 	// this is not a STRU file at all.

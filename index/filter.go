@@ -30,6 +30,9 @@ func FilterHash(key []byte) uint64 { return xxh3.Hash(key) }
 
 // FilterBlocks returns the number of filter blocks for keys keys at
 // bitsPerKey bits per key: ⌈keys × bitsPerKey / 512⌉, 0 for no filter.
+// Where keys × bitsPerKey exceeds 2^63 (no count of keys a file holds
+// reaches that at the builder's most of 64 bits a key) it returns 2^58,
+// more than any file can hold, which ComputeLayout refuses.
 func FilterBlocks(keys, bitsPerKey uint64) uint64 {
 	hi, bitCount := bits.Mul64(keys, bitsPerKey)
 	if hi != 0 || bitCount > 1<<63 {
@@ -39,7 +42,8 @@ func FilterBlocks(keys, bitsPerKey uint64) uint64 {
 }
 
 // FilterBlock returns the filter block of a key with filter hash h in a
-// filter of blocks blocks: hi64(h × blocks), in [0, blocks).
+// filter of blocks blocks: hi64(h × blocks), in [0, blocks) for blocks ≥ 1
+// (0 for none).
 func FilterBlock(h, blocks uint64) uint64 {
 	b, _ := bits.Mul64(h, blocks)
 	return b

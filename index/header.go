@@ -66,7 +66,9 @@ type Header struct {
 
 // Encode writes the header into b[:HeaderSize], including its checksum.
 // Magic, header size and reserved bytes are filled in; b must be at least
-// HeaderSize long.
+// HeaderSize long. Every field is written as given: for a version 2
+// header, whose format reserves the bytes of SectionCRC[4] and
+// FilterBlocks, they must be 0, or ParseHeader refuses the result.
 func (h *Header) Encode(b []byte) {
 	b = b[:HeaderSize]
 	clear(b)

@@ -89,11 +89,16 @@ func LengthWidth(maxKeyLen uint32) uint8 {
 
 // BucketCount returns the number of buckets for keys keys at the given load
 // factor: at least ⌈keys / (8 × loadFactor)⌉ and 1, rounded up to a
-// multiple of its number of blocks, so the blocks are of equal size.
+// multiple of its number of blocks, so the blocks are of equal size. A
+// load factor outside (0, 1], NaN included, counts as 1: a bucket holds
+// at most 8 keys.
 func BucketCount(keys uint64, loadFactor float64) uint64 {
+	if !(loadFactor > 0 && loadFactor <= 1) {
+		loadFactor = 1
+	}
 	nb := uint64(math.Ceil(float64(keys) / (BucketSlots * loadFactor)))
 	if min := (keys + BucketSlots - 1) / BucketSlots; nb < min {
-		nb = min // a load factor above 1, or float rounding
+		nb = min // float rounding
 	}
 	nb = max(nb, 1)
 	blocks := Blocks(nb)

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -133,6 +134,10 @@ func TestBucketCount(t *testing.T) {
 		{8, 1, 1}, {9, 1, 2}, {1 << 40, 1, 1 << 37}, // ⌈n / 8⌉
 		{1000, 0.05, 2500}, // ⌈n / 0.4⌉
 		{17, 2, 3},         // a load factor above 1 still leaves a slot per key
+		// Outside (0, 1], as if 1, on every architecture (a float out
+		// of uint64's range converts differently on 386 and amd64).
+		{17, 0, 3}, {17, -1, 3}, {17, math.NaN(), 3}, {17, math.Inf(1), 3}, {17, math.Inf(-1), 3},
+		{0, -1, 1}, {8 * 65536, 0, 65536},
 		// Past 65536 buckets, rounded up to a multiple of ⌈B / 65536⌉ blocks.
 		{8 * 65536, 1, 65536},            // one full block
 		{8*65536 + 1, 1, 65538},          // 65537 → 2 blocks of 32769

@@ -3,10 +3,10 @@ package index
 import "encoding/binary"
 
 // SecondBucketKeys returns how many keys are stored in their second bucket
-// rather than their first (format.md §4): the keys whose lookup reads two
+// rather than their first (format.md §4): the keys whose lookup scans two
 // buckets. It counts the keys whose slot is not in their first bucket,
 // which in a damaged file includes keys in neither. A file's longest
-// probe for a stored key is 2 buckets when this is non-zero, else 1.
+// probe for a stored key is 2 buckets scanned when this is non-zero, else 1.
 //
 // It hashes every key and reads its first bucket, O(Len). In a damaged file
 // keys whose table entries are out of range are not counted; Verify reports

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
 )
@@ -15,9 +16,14 @@ import (
 // full, with buckets filled from their first slot. Together these prove
 // that Has and Find reach every key by reading at most MaxProbe buckets,
 // and that the filter, if there is one, holds exactly the bits the keys set.
-// Verify reads every byte of the file; it returns nil or a *FormatError
-// wrapping ErrCorrupt.
+// It also checks the header's bytes in the file again: that they are a
+// valid header (§6.3), and the one the View was made with, which for a
+// View made by NewViewOf was parsed from a copy. Verify reads every byte
+// of the file; it returns nil or a *FormatError wrapping ErrCorrupt.
 func (v *View) Verify() error {
+	if err := v.verifyHeader(); err != nil {
+		return err
+	}
 	if err := v.verifyChecksums(); err != nil {
 		return err
 	}
@@ -28,6 +34,34 @@ func (v *View) Verify() error {
 		return err
 	}
 	return v.verifyFilter()
+}
+
+// verifyHeader checks that the file's first HeaderSize bytes are a valid
+// header, v.Header: a file rewritten in place since the View was made
+// (its header read with a read call, then mapped) may hold another. The
+// zero View, of no bytes, has no header to check.
+func (v *View) verifyHeader() error {
+	if len(v.data) == 0 && v.Header == (Header{}) {
+		return nil
+	}
+	h, err := ParseHeader(v.data, v.file)
+	var fe *FormatError
+	switch {
+	case errors.As(err, &fe):
+		return corrupt(v.file, SectionHeader, uint64(max(fe.Off, 0)), "%s (the header no longer parses)", fe.Msg)
+	case err != nil:
+		return err
+	case h != v.Header:
+		var want, got [HeaderSize]byte
+		v.Header.Encode(want[:])
+		h.Encode(got[:])
+		off := 0
+		for want[off] == got[off] {
+			off++
+		}
+		return corrupt(v.file, SectionHeader, uint64(off), "header byte is %#02x, was %#02x when the file was opened", got[off], want[off])
+	}
+	return nil
 }
 
 func (v *View) verifyChecksums() error {

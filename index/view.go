@@ -15,8 +15,9 @@ import (
 // whose sections are damaged yields wrong answers or errors from Verify,
 // never a panic or a read outside data.
 //
-// A View is immutable and safe for concurrent use. The zero View holds no
-// keys and answers false to every lookup.
+// A View is immutable and safe for concurrent use; callers must not
+// modify its Header or Layout, which its methods trust. The zero View
+// holds no keys and answers false to every lookup.
 type View struct {
 	Header Header // the decoded header
 	Layout Layout // where each section lies in the file
@@ -89,9 +90,10 @@ const (
 // Has reports whether key is present. It tests the filter first (§3.1;
 // for a filter too large for the cache, except on the AVX-512 path, it
 // asks for the key's filter block and bucket before reading either:
-// locateHashFirst), and for a
-// key that passes reads the key's first bucket and, only if that bucket
-// is full, its second (format.md §4), then the
+// locateHashFirst), and for a key that passes scans the key's first
+// bucket and, only if that bucket is full, its second (format.md §4),
+// whose first slot it loads before scanning the first, so that the two
+// reads overlap when both are needed; then it compares the
 // key data at the slots whose tag and length field match (for a key of
 // LongKey bytes or more, through its ordinal: ordinalAt). Where the
 // processor has AVX-512 it hashes and scans in vector registers
@@ -102,7 +104,9 @@ func (v *View) Has(key []byte) bool {
 }
 
 // Find returns the ordinal of key, and whether it is present: Has, then a
-// search of the offset table for the key's offset (ordinalAt).
+// search of the offset table for the key's offset (ordinalAt). In a
+// damaged file (offsets out of order) the search may fail where Has
+// found the key: Find then reports it absent (format.md §4).
 func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
 	s, ok := v.locate(key)
 	if !ok {
@@ -111,13 +115,16 @@ func (v *View) Find(key []byte) (ordinal uint64, ok bool) {
 	return v.ordinalAt(s&offMask-1, uint64(len(key)))
 }
 
-// HasHashed is Has for a key whose hash h the caller has computed.
+// HasHashed is Has for a key whose hash h the caller has computed, without
+// the filter: it goes to the key's buckets at once. On a valid file its
+// answer is Has's; on one whose filter is damaged, it may differ.
 func (v *View) HasHashed(key []byte, h uint64) bool {
 	_, ok := v.locateHashed(key, h)
 	return ok
 }
 
-// FindHashed is Find for a key whose hash h the caller has computed.
+// FindHashed is Find for a key whose hash h the caller has computed,
+// without the filter, as HasHashed.
 func (v *View) FindHashed(key []byte, h uint64) (ordinal uint64, ok bool) {
 	s, ok := v.locateHashed(key, h)
 	if !ok {
@@ -408,8 +415,10 @@ func (v *View) entry(ord uint64) (off, n uint64) {
 }
 
 // Key returns the key with ordinal ord, a slice of the file's bytes, and
-// false if ord is not below Len or its table entries point outside the key
-// data or span more bytes than the header's longest key (a damaged file).
+// false if ord is not below Len or its offset table entries (its own and
+// the next, or the end of the key data for the last key) point outside
+// the key data or span more bytes than the header's longest key (a
+// damaged file). It does not read the length table.
 func (v *View) Key(ord uint64) ([]byte, bool) {
 	if ord >= v.nkeys {
 		return nil, false

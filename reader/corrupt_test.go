@@ -1458,3 +1458,60 @@ func TestLongSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyHeaderRewrittenInPlace opens a file, then rewrites its header
+// in place, as the docs say not to: Open read the header with a read
+// call, so only Verify, which reads the header's bytes in the mapping
+// again, can see the change. Verify must fail with ErrCorrupt in the
+// header at the byte changed, whether the new header is damaged (stale
+// checksum) or valid but another (a new hash key, checksum resealed).
+func TestVerifyHeaderRewrittenInPlace(t *testing.T) {
+	good := buildIndex(t, tinyKeys, builder.Options{HashKey: &fixedKey})
+	cases := []struct {
+		name   string
+		at     int
+		reseal bool
+	}{
+		{"hash key, stale checksum", hdrHashKey + 3, false},
+		{"hash key, resealed", hdrHashKey + 3, true},
+		{"key count, resealed", hdrKeys, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := writeTemp(t, "set.stru", good)
+			r, err := reader.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			header := slices.Clone(good[:index.HeaderSize])
+			header[c.at] ^= 0x10
+			if c.reseal {
+				resealHeader(header)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(header, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			err = r.Verify()
+			var fe *index.FormatError
+			if !errors.Is(err, index.ErrCorrupt) || !errors.As(err, &fe) {
+				t.Fatalf("Verify: %v, want a *FormatError wrapping ErrCorrupt", err)
+			}
+			wantOff := int64(c.at)
+			if !c.reseal {
+				wantOff = index.HeaderSize - 4 // the header checksum
+			}
+			if fe.Section != "header" || fe.Off != wantOff || fe.File != path {
+				t.Errorf("Verify: %v: section %q at %d in %q, want the header at %d in %q", err, fe.Section, fe.Off, fe.File, wantOff, path)
+			}
+			t.Logf("Verify: %v", err)
+		})
+	}
+}

@@ -292,7 +292,9 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // section's checksum, zero padding, the offset and length tables, that keys
 // are strictly ascending, and that every key is reachable through its hash
 // slot within the probe bound, and that the filter holds exactly the bits
-// of the file's keys. It returns nil or an error wrapping
+// of the file's keys; and the header again, in the mapping, which Open
+// read with a read call (a file rewritten in place since may hold
+// another). It returns nil or an error wrapping
 // index.ErrCorrupt that names the section and offset. To check the filter
 // it rebuilds it, 64 MiB of it at most at a time (one pass over the keys
 // per 64 MiB: one up to 89 million keys at the default filter size).
