@@ -102,7 +102,7 @@ func (b *Builder) waitSpill() error {
 	res := <-b.spilling
 	b.spilling = nil
 	if res.err != nil {
-		b.failed = fmt.Errorf("%w (the keys added so far are incomplete: Close the Builder)", res.err)
+		b.failed = fmt.Errorf("%w (keys added before it are lost)", res.err)
 		b.spare.release(false)
 		return b.failed
 	}

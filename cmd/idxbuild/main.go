@@ -23,7 +23,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -48,9 +47,11 @@ OUT is replaced atomically: idxbuild writes a temporary file ".OUT.tmp-N"
 in OUT's directory, fsyncs it, and renames it to OUT; OUT is never written
 in place. Programs that have the old OUT open or mapped keep reading it
 whole. A build that fails or is interrupted leaves OUT as it was and
-removes its temporary file. Only a build killed outright (SIGKILL, the
+removes its temporary files. Only a build killed outright (SIGKILL, the
 out-of-memory killer, a power loss) can leave a ".OUT.tmp-N" file behind,
-never a partial OUT; nothing reads those files, and they can be removed.
+and a ".stru-tmp-N" directory of spilled keys in the temporary directory
+(--tmp-dir), never a partial OUT; nothing reads those, and they can be
+removed.
 OUT must be a regular file or not exist: a directory, a device such as
 /dev/null or a named pipe is refused before any key is read, as is an OUT
 whose directory is missing or does not let idxbuild create a file (it
@@ -90,12 +91,14 @@ unset shell variable, is a usage error for -o, --seed, --mem, --tmp-dir and
 
 ` + budgetUsage + `
 ` + pebbleUsage + `
-While reading, progress (keys read and rate) is shown on standard error
-when it is a terminal. At the end a one-line summary goes to standard error:
+While it runs, progress (keys read and their rate, then "sorting, placing
+and writing") is shown on standard error when it is a terminal. At the end a one-line
+summary goes to standard error:
 
   idxbuild: wrote OUT: N keys (D duplicates dropped), B bytes, X bytes/key overhead, S s
 
-where overhead is the file size minus the key bytes, per key.
+where overhead is the file size minus the key bytes, per key (with no
+keys, the whole file).
 
 Exit status: 0 on success, 1 on failure (unreadable input, a key too long,
 an error writing OUT), 2 on a usage error, 130 when stopped by SIGINT and
@@ -116,6 +119,11 @@ const (
 const stdinName = "<stdin>"
 
 func main() {
+	// A standard error whose reader has gone must not turn a build that
+	// has replaced OUT into a death by SIGPIPE (exit 141) when the
+	// summary is written: with SIGPIPE ignored, the write fails instead,
+	// and the exit status says what happened to OUT.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -244,7 +252,15 @@ func parseArgs(args []string) (*config, error) {
 	fs.BoolVar(&cfg.quiet, "q", false, "")
 	fs.StringVar(&seed, "seed", "", "")
 	fs.Float64Var(&loadFactor, "load-factor", loadFactor, "")
-	fs.IntVar(&filterBits, "filter-bits", filterBits, "")
+	fs.Func("filter-bits", "", func(s string) error {
+		// Decimal, as the help says: flag.Int would read "010" as octal 8.
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return errors.New("not a decimal integer")
+		}
+		filterBits = n
+		return nil
+	})
 	cfg.pebble.define(fs)
 	var mem string
 	fs.BoolVar(&cfg.sorted, "sorted", false, "")
@@ -322,12 +338,14 @@ func flagName(name string) string {
 // parseSeed decodes the --seed value: exactly 32 hex digits.
 func parseSeed(s string) (*index.HashKey, error) {
 	var key index.HashKey
-	if len(s) != 2*len(key) {
-		return nil, fmt.Errorf("--seed %q is %d characters, want exactly %d hex digits", s, utf8.RuneCountInString(s), 2*len(key))
-	}
-	if _, err := hex.Decode(key[:], []byte(s)); err != nil {
+	notHex := func(r rune) bool { return !strings.ContainsRune("0123456789abcdefABCDEF", r) }
+	if strings.ContainsFunc(s, notHex) {
 		return nil, fmt.Errorf("--seed %q is not hexadecimal", s)
 	}
+	if len(s) != 2*len(key) {
+		return nil, fmt.Errorf("--seed %q is %d hex digits, want exactly %d", s, len(s), 2*len(key))
+	}
+	hex.Decode(key[:], []byte(s)) // 32 hex digits: cannot fail
 	return &key, nil
 }
 

@@ -192,6 +192,33 @@ func TestInput(t *testing.T) {
 	}
 }
 
+// TestStderrClosed runs a build whose standard error is a pipe nobody
+// reads: the summary cannot be written, but the build has replaced OUT
+// by then, so idxbuild must exit 0, not die of SIGPIPE (exit 141 in a
+// shell), which would tell a pipeline that OUT was not built.
+func TestStderrClosed(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.stru")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	cmd := exec.Command(idxbuild, "-o", out, wordsFile)
+	cmd.Stderr = w
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("idxbuild with a closed standard error: %v, want exit status 0", err)
+	}
+	ix, err := reader.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if err := ix.Verify(); err != nil || ix.Len() == 0 {
+		t.Fatalf("OUT: %d keys, Verify: %v", ix.Len(), err)
+	}
+}
+
 // TestSeed checks that --seed fixes the hash key, byte for byte, and with
 // it the whole file whatever the input order.
 func TestSeed(t *testing.T) {
@@ -285,10 +312,12 @@ func TestUsageErrors(t *testing.T) {
 		{"no -o", []string{wordsFile}, "missing -o"},
 		{"unknown flag", []string{"--bogus", "-o", "OUT", wordsFile}, "not defined: --bogus"},
 		{"-o without value", []string{"-o"}, "-o"},
-		{"short seed", []string{"--seed", "0011", "-o", "OUT"}, "--seed"},
-		{"long seed", []string{"--seed", strings.Repeat("0", 34), "-o", "OUT"}, "--seed"},
-		{"non-ASCII seed", []string{"--seed", strings.Repeat("é", 10), "-o", "OUT"}, "is 10 characters"}, // 20 bytes
-		{"non-hex seed", []string{"--seed", strings.Repeat("g", 32), "-o", "OUT"}, "--seed"},
+		{"short seed", []string{"--seed", "0011", "-o", "OUT"}, `--seed "0011" is 4 hex digits, want exactly 32`},
+		{"long seed", []string{"--seed", strings.Repeat("0", 34), "-o", "OUT"}, "is 34 hex digits, want exactly 32"},
+		{"non-ASCII seed", []string{"--seed", strings.Repeat("é", 10), "-o", "OUT"}, "is not hexadecimal"},          // 20 bytes
+		{"32 non-ASCII characters", []string{"--seed", strings.Repeat("é", 32), "-o", "OUT"}, "is not hexadecimal"}, // 64 bytes
+		{"non-hex seed", []string{"--seed", strings.Repeat("g", 32), "-o", "OUT"}, "is not hexadecimal"},
+		{"non-hex digit in a seed", []string{"--seed", strings.Repeat("0", 15) + "-" + strings.Repeat("0", 16), "-o", "OUT"}, "is not hexadecimal"},
 		{"load factor 0", []string{"--load-factor", "0", "-o", "OUT"}, "--load-factor"},
 		{"load factor 1", []string{"--load-factor", "1", "-o", "OUT"}, "--load-factor"},
 		{"load factor too small", []string{"--load-factor", "0.01", "-o", "OUT"}, "--load-factor"},
@@ -297,6 +326,7 @@ func TestUsageErrors(t *testing.T) {
 		{"filter bits negative", []string{"--filter-bits", "-1", "-o", "OUT"}, "--filter-bits"},
 		{"filter bits 65", []string{"--filter-bits", "65", "-o", "OUT"}, "--filter-bits"},
 		{"filter bits not a number", []string{"--filter-bits", "six", "-o", "OUT"}, `invalid value "six" for flag --filter-bits`},
+		{"filter bits in hex", []string{"--filter-bits", "0x10", "-o", "OUT"}, `invalid value "0x10" for flag --filter-bits: not a decimal integer`},
 		{"--mem without value", []string{"-o", "OUT", "--mem"}, "flag needs an argument: --mem"},
 		// package flag stops at the first FILE: a flag after it is not a
 		// missing file (exit 1) but a usage error.

@@ -74,7 +74,8 @@ Inspection:
                count of such keys, longest key, offset and length widths,
                and a fingerprint of the hash key (the first 8 bytes of its
                SHA-256; the key itself is never shown)
-  --json       with --info: print the summary as one JSON object with the
+  --json       with --info: print the summary as one JSON object (indented)
+               with the
                fields file, version, keys, file_size, key_bytes, buckets,
                load_factor, longest_probe, second_bucket_keys,
                longest_key, offset_width, length_width,
@@ -94,9 +95,14 @@ Inspection:
   -h, --help   print this help
 
 Flags must come before FILE; everything after FILE is a KEY, even if it
-begins with "-". Errors (a missing file, not a STRU file, a corrupt file
-other than under --verify, bad usage) are one line on standard error and
-exit status 2.
+begins with "-". Errors (a missing file, not a STRU file, a file whose
+header or size is wrong, bad usage) are one line on standard error and
+exit status 2. Opening FILE checks only its header and size, so that it
+costs the same whatever FILE's size: damage inside FILE's sections is
+found by --verify alone, and queries and --list on such a file may give
+wrong answers (never a crash). When the reader of standard output goes
+away (idxquery ... | head -1), idxquery ends silently, killed by SIGPIPE,
+as grep is.
 `
 
 // Exit statuses.

@@ -402,6 +402,7 @@ func TestInfo(t *testing.T) {
 		{"words at 0.05", buildIndex(t, w[:1000], "--load-factor", "0.05"), w[:1000], 1, [2]float64{0.045, 0.05}, 6},
 		{"words, no filter", buildIndex(t, w[:1000], "--filter-bits", "0"), w[:1000], 2, [2]float64{0.79, 0.8}, 0},
 		{"words, 16 filter bits", buildIndex(t, w[:1000], "--filter-bits", "16"), w[:1000], 2, [2]float64{0.79, 0.8}, 16},
+		{"words, filter bits 010 (decimal)", buildIndex(t, w[:1000], "--filter-bits", "010"), w[:1000], 2, [2]float64{0.79, 0.8}, 10},
 		{"empty set", buildIndex(t, nil), nil, 1, [2]float64{0, 0}, 6},
 	}
 	for _, tt := range tests {
