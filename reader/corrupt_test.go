@@ -1489,16 +1489,7 @@ func TestVerifyHeaderRewrittenInPlace(t *testing.T) {
 			if c.reseal {
 				resealHeader(header)
 			}
-			f, err := os.OpenFile(path, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.WriteAt(header, 0); err != nil {
-				t.Fatal(err)
-			}
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
+			overwrite(t, path, header)
 			err = r.Verify()
 			var fe *index.FormatError
 			if !errors.Is(err, index.ErrCorrupt) || !errors.As(err, &fe) {

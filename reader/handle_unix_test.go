@@ -231,16 +231,7 @@ func TestHandleWatchFailedFileStatusChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt(good, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	overwrite(t, path, good)
 	if err := os.Chtimes(path, when, when); err != nil {
 		t.Fatal(err)
 	}

@@ -192,6 +192,22 @@ func writeTemp(t testing.TB, name string, data []byte) string {
 	return path
 }
 
+// overwrite writes data over the start of the file at path, in place: the
+// same file (inode), which stays at least as long as it was.
+func overwrite(t testing.TB, path string, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A namedReader is a Reader and how it was made.
 type namedReader struct {
 	how string
