@@ -448,10 +448,10 @@ func (w *sectionWriter) room() int {
 	return int(end-w.off) - len(w.buf)
 }
 
-// uint appends v as width little-endian bytes; width is at most 8.
+// uint appends v as an integer of width bytes (index.PutUint).
 func (w *sectionWriter) uint(v uint64, width uint8) {
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
+	index.PutUint(b[:], v, width)
 	w.write(b[:width])
 }
 

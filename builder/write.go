@@ -2,7 +2,6 @@ package builder
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -154,14 +153,14 @@ func (b *Builder) writeSection(p *plan, s index.Section, emit func([]byte) error
 		n = 0
 		return err
 	}
-	// put appends v, width bytes little-endian, flushing when buf is full.
+	// put appends v as an integer of width bytes, flushing when buf is full.
 	put := func(v uint64, width uint8) error {
-		if n+8 > len(buf) {
+		if n+int(width) > len(buf) {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		binary.LittleEndian.PutUint64(buf[n:], v)
+		index.PutUint(buf[n:], v, width)
 		n += int(width)
 		return nil
 	}

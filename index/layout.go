@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 )
@@ -37,6 +38,25 @@ type Extent struct {
 
 // A Layout gives the extent of every section, indexed by Section.
 type Layout [NumSections]Extent
+
+// PutUint writes v into b[:width] as width little-endian bytes, the
+// encoding of every integer in the file (format.md §1, byte order): a
+// slot (SlotSize bytes), an offset table entry (OffsetWidth) or a length
+// table entry (LengthWidth). width is 1, 2, 4 or 8; v must fit in it.
+func PutUint(b []byte, v uint64, width uint8) {
+	switch width {
+	case 1:
+		b[0] = byte(v)
+	case 2:
+		binary.LittleEndian.PutUint16(b, uint16(v))
+	case 4:
+		binary.LittleEndian.PutUint32(b, uint32(v))
+	case 8:
+		binary.LittleEndian.PutUint64(b, v)
+	default:
+		panic("index.PutUint: width is not 1, 2, 4 or 8")
+	}
+}
 
 // FileSize returns the size of the whole file: the end of the last section.
 func (l *Layout) FileSize() uint64 { return l[NumSections-1].End }

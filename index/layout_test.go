@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -255,5 +256,38 @@ func TestSectionString(t *testing.T) {
 		if got := index.Section(s).String(); got != want {
 			t.Errorf("Section(%d).String() = %q, want %q", s, got, want)
 		}
+	}
+}
+
+// TestPutUint writes integers of each width and reads them back as
+// little-endian, checking that no byte past the width is touched, and
+// that another width panics rather than write a field of the wrong size.
+func TestPutUint(t *testing.T) {
+	for _, c := range []struct {
+		v     uint64
+		width uint8
+		want  []byte
+	}{
+		{0xab, 1, []byte{0xab}},
+		{0xabcd, 2, []byte{0xcd, 0xab}},
+		{0x01020304, 4, []byte{4, 3, 2, 1}},
+		{0x0102030405060708, 8, []byte{8, 7, 6, 5, 4, 3, 2, 1}},
+		{1<<32 - 1, 4, []byte{0xff, 0xff, 0xff, 0xff}},
+	} {
+		b := bytes.Repeat([]byte{0xee}, 10)
+		index.PutUint(b, c.v, c.width)
+		if !bytes.Equal(b[:c.width], c.want) || !bytes.Equal(b[c.width:], bytes.Repeat([]byte{0xee}, 10-int(c.width))) {
+			t.Errorf("PutUint(%#x, %d) wrote % x, want % x then untouched bytes", c.v, c.width, b, c.want)
+		}
+	}
+	for _, width := range []uint8{0, 3, 5, 7, 9} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("PutUint with width %d did not panic", width)
+				}
+			}()
+			index.PutUint(make([]byte, 16), 1, width)
+		}()
 	}
 }
