@@ -209,8 +209,10 @@ func (r *Reader) Len() int {
 
 // Key returns the key with ordinal i, or nil if i is outside [0, Len()) or
 // its table entries are damaged. The slice points into the mapped file: it
-// must not be modified, and is valid only until Close (see Close); copy it
-// to keep it longer.
+// must not be modified, and is valid only while r is open (see Close) and
+// reachable: a slice does not keep r alive, and a Reader nothing refers
+// to, such as one a Handle has replaced, is unmapped once collected. Copy
+// it to keep it longer.
 func (r *Reader) Key(i int) []byte {
 	if i < 0 || r.closed.Load() {
 		return nil
