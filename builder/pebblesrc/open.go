@@ -21,8 +21,9 @@ var ErrNotDatabase = errors.New("not a Pebble database (no current MANIFEST)")
 // or a database no process has open. opts may be nil; otherwise a copy is
 // used, with ReadOnly set. A database created with a comparer other than
 // Pebble's default needs it in opts.Comparer to open (but see Keys on key
-// order). When opts.Logger is nil, Pebble's informational messages are
-// dropped and its error messages go to Pebble's default logger. Unless
+// order). When opts.Logger and opts.LoggerAndTracer are both nil, Pebble's
+// informational messages are dropped and its error messages go to
+// Pebble's default logger. Unless
 // opts.EventListener.DataCorruption is set, damage found in the database's
 // files (a checksum mismatch) is only returned as an error of the read
 // that found it, by Keys and Build: by default Pebble would also end the
@@ -35,11 +36,21 @@ var ErrNotDatabase = errors.New("not a Pebble database (no current MANIFEST)")
 // so LOCK, or dir if there is none, must be writable, and the database
 // cannot be open in another process at the same time. If it is,
 // OpenReadOnly returns an error wrapping ErrInUse and the cause, and the
-// other process goes on undisturbed. (Opened already in this process, it
-// fails with Pebble's "lock held by current process" instead.) A database
-// created with a merger other than Pebble's default, or with its
-// write-ahead log in another directory, needs opts.Merger or opts.WALDir
-// set as when it was created.
+// other process goes on undisturbed (LOCK's modification time aside).
+//
+// Do not open a database this process already has open: build from a
+// Snapshot of it instead (see the package documentation). Pebble knows
+// the databases a process has locked by the path it was given: under the
+// same path, OpenReadOnly fails with Pebble's "lock held by current
+// process", but under another spelling (a symbolic link, a relative
+// path) the open succeeds, and closing it releases the process's lock on
+// LOCK, as Unix locks are released by closing any descriptor of the
+// file, letting another process open the database while this one writes
+// it.
+//
+// A database created with a merger other than Pebble's default, or with
+// its write-ahead log in another directory, needs opts.Merger or
+// opts.WALDir set as when it was created.
 //
 // Before opening, OpenReadOnly checks that dir holds a database, without
 // writing anything: an error wrapping ErrNotDatabase says it does not.

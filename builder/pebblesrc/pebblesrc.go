@@ -25,7 +25,8 @@
 // Pebble lets one process at a time open a database directory, read-only
 // opens included: it locks the directory's LOCK file. A second process
 // that opens it gets an error (OpenReadOnly reports it as ErrInUse) and
-// changes nothing. Inside the process that has the database open, build
+// changes nothing but LOCK's modification time. Inside the process that
+// has the database open, build
 // from a Snapshot:
 //
 //	snap := db.NewSnapshot()

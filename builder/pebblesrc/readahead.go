@@ -5,11 +5,13 @@ import (
 	"sync"
 )
 
-// Read-ahead batches: batchBytes of key data each, at most batches of
-// them in use, so a build holds at most about batches×batchBytes of keys.
+// Read-ahead batches: batchBytes each, counting a key's bytes and
+// endBytes for its end, at most batches of them in use, so a build holds
+// at most about batches×batchBytes of keys read ahead, however short.
 const (
 	batchBytes = 256 << 10
 	batches    = 4
+	endBytes   = 8 // a keyBatch.ends entry
 )
 
 // A keyBatch is a run of keys read ahead, concatenated in data; key i ends
@@ -27,9 +29,10 @@ type keyBatch struct {
 // use it to feed Keys, or a sequence made from it, to
 // builder.WriteSorted or a builder.SortedWriter. Each key yielded is valid
 // until the next one is requested. It holds about 1 MiB of keys read
-// ahead. When the caller stops early, ReadAhead stops keys and waits for
-// it to return before it returns itself, so that the iterator under keys
-// is closed by then.
+// ahead: 4 batches of 256 KiB, each key counting its bytes and 8 more.
+// When the caller stops early, ReadAhead stops keys once the batch it is
+// filling is full (or keys ends), and waits for it to return before it
+// returns itself, so that the iterator under keys is closed by then.
 func ReadAhead(keys iter.Seq2[[]byte, error]) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		full := make(chan *keyBatch, batches)
@@ -51,7 +54,7 @@ func ReadAhead(keys iter.Seq2[[]byte, error]) iter.Seq2[[]byte, error] {
 				}
 				b.data = append(b.data, key...)
 				b.ends = append(b.ends, len(b.data))
-				if len(b.data) < batchBytes {
+				if len(b.data)+endBytes*len(b.ends) < batchBytes {
 					continue
 				}
 				select {

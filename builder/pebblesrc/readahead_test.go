@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -90,5 +91,36 @@ func TestReadAhead(t *testing.T) {
 				t.Error("ReadAhead returned before the sequence underneath")
 			}
 		})
+	}
+}
+
+// TestReadAheadEmptyKeys reads a long run of empty keys through
+// ReadAhead: they hold no bytes, but each takes an entry, so a batch
+// fills all the same, and the first key reaches the caller long before
+// the run ends. When only key bytes were counted, a batch of empty keys
+// never filled: ReadAhead held the whole run in memory and passed on
+// nothing until it ended.
+func TestReadAheadEmptyKeys(t *testing.T) {
+	const n = 10_000_000
+	var produced atomic.Int64 // by ReadAhead's goroutine
+	empty := func(yield func([]byte, error) bool) {
+		for range n {
+			produced.Add(1)
+			if !yield(nil, nil) {
+				return
+			}
+		}
+	}
+	// Keys the producer may be ahead by when the first reaches the
+	// caller: the batches in use, and one being filled.
+	most := int64((batches + 1) * batchBytes / endBytes)
+	for k, err := range ReadAhead(empty) {
+		if err != nil || len(k) != 0 {
+			t.Fatalf("first key %q, error %v; want the empty key", k, err)
+		}
+		if p := produced.Load(); p > most {
+			t.Errorf("the first key came after %d had been read, want at most %d", p, most)
+		}
+		break
 	}
 }

@@ -17,7 +17,7 @@ import (
 // "x" for flag -mem: …", "invalid boolean value "x" for -sorted: …". The
 // value is matched as %q writes it, so that nothing in it is rewritten.
 var longFlag = []*regexp.Regexp{
-	regexp.MustCompile(`^(flag provided but not defined: |flag needs an argument: )-(\S{2,})()$`),
+	regexp.MustCompile(`^(flag provided but not defined: |flag needs an argument: )-(.{2,})()$`),
 	regexp.MustCompile(`^(invalid (?:boolean )?value "(?:[^"\\]|\\.)*" for (?:flag )?)-([^\s:]{2,})(: )`),
 }
 
@@ -42,12 +42,11 @@ func Parse(fs *flag.FlagSet, args []string) error {
 // "--mem=1GiB", or -h) and no file: package flag stops at the first
 // argument that is not a flag, so a flag after it would be taken for a
 // file name, and fail as a missing file rather than as the usage error
-// it is. A file of that name is not refused, nor anything after "--".
+// it is. A file of that name is not refused, nor anything after a "--"
+// that ended the flags (after a FILE, "--" is itself a FILE).
 func MisplacedFlag(fs *flag.FlagSet, args []string) error {
 	rest := fs.Args()
-	// "--" ended the flags, unless it was the value of the flag before it
-	// ("-o --").
-	if n := len(args) - len(rest); n > 0 && args[n-1] == "--" && (n == 1 || !takesValue(fs, args[n-2])) {
+	if endedByDashDash(fs, args[:len(args)-len(rest)]) {
 		return nil
 	}
 	for _, a := range rest {
@@ -65,6 +64,22 @@ func MisplacedFlag(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("flag %s after the first FILE: flags go before the FILE arguments", a)
 	}
 	return nil
+}
+
+// endedByDashDash reports whether the flags parsed, args, ended with a
+// "--" that package flag took for the end of the flags, not for a flag's
+// value ("-o --", "--mem -o --"): it steps through them as package flag
+// does, a flag that takes a value with its value.
+func endedByDashDash(fs *flag.FlagSet, args []string) bool {
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--":
+			return i == len(args)-1
+		case takesValue(fs, args[i]):
+			i++ // its value
+		}
+	}
+	return false
 }
 
 // takesValue reports whether arg is one of fs's flags that takes its value

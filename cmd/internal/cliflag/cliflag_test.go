@@ -40,6 +40,8 @@ func TestParse(t *testing.T) {
 		{[]string{"--load-factor", `for -ab:x" for flag -cd: `}, `invalid value "for -ab:x\" for flag -cd: " for flag --load-factor: parse error`},
 		{[]string{"--sorted=for -ab:"}, `invalid boolean value "for -ab:" for --sorted: parse error`},
 		{[]string{"--foo.bar"}, `flag provided but not defined: --foo.bar`},
+		{[]string{"-o x"}, `flag provided but not defined: --o x`}, // "-o $OUT" quoted as one argument: the flag "o x"
+		{[]string{"-no pe"}, `flag provided but not defined: --no pe`},
 	}
 	for _, tt := range tests {
 		err := Parse(newSet(), tt.args)
@@ -80,6 +82,11 @@ func TestMisplacedFlag(t *testing.T) {
 		{[]string{"--sorted", "--", "--sorted"}, ""}, // a boolean flag takes no value: -- ends the flags
 		{[]string{"-o", "--", "a.txt", "--sorted"}, "flag --sorted after the first FILE: flags go before the FILE arguments"}, // -- is -o's value
 		{[]string{"-o=x", "--", "--sorted"}, ""},
+		{[]string{"--mem", "-o", "--", "--sorted"}, ""},          // -o is --mem's value: -- ends the flags
+		{[]string{"-o", "-o", "--", "--sorted"}, ""},             // the second -o is the first's value
+		{[]string{"--mem", "-o", "--", "a.txt", "--sorted"}, ""}, // after --, only files
+		{[]string{"--sorted", "-o", "--", "a.txt", "--sorted"}, "flag --sorted after the first FILE: flags go before the FILE arguments"}, // -- is -o's value
+		{[]string{"-o", "x", "a.txt", "--", "--sorted"}, "flag --sorted after the first FILE: flags go before the FILE arguments"},        // after a FILE, -- is a FILE
 	}
 	for _, tt := range tests {
 		fs := flag.NewFlagSet("cmd", flag.ContinueOnError)

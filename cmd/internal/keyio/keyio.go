@@ -104,7 +104,8 @@ func (s *Scanner) tooLong(size string) error {
 func (s *Scanner) Bytes() []byte { return s.key }
 
 // RemovedCR reports whether Scan removed a "\r" from the end of the
-// record Bytes returns: whether its line ended in "\r\n".
+// record Bytes returns: whether its line ended in "\r\n", or in "\r" at
+// the end of an input whose last line has no newline.
 func (s *Scanner) RemovedCR() bool { return s.cr }
 
 // Line returns the number of the record Bytes returns, counting from 1: its
