@@ -41,6 +41,7 @@ type dataset struct {
 	HitsSorted []string // the same keys as Hits, ascending
 	Misses     []string // strings that are not keys, in random order
 	Mixed      []string // half from Hits, half from Misses, shuffled together
+	mixedHit   []bool   // whether Mixed[i] is a hit
 
 	// Hashes of Keys and of Misses under xxhash: distinct, so that a
 	// filter over key hashes never sees a miss colliding with a key.
@@ -70,6 +71,29 @@ func (d *dataset) queries(mix string) []string {
 		return d.HitsSorted
 	}
 	panic("unknown mix " + mix)
+}
+
+// hitsIn returns how many of the ops queries of mix that window asks,
+// from start, are keys: what an exact system's count must be.
+func (d *dataset) hitsIn(mix string, start, ops int) int {
+	switch mix {
+	case mixHit, mixHitSorted:
+		return ops
+	case mixMiss:
+		return 0
+	}
+	n := 0
+	for ops > 0 && len(d.mixedHit) > 0 {
+		end := min(len(d.mixedHit), start+ops)
+		for _, hit := range d.mixedHit[start:end] {
+			if hit {
+				n++
+			}
+		}
+		ops -= end - start
+		start = 0
+	}
+	return n
 }
 
 // maxQueries bounds each query set: a million queries drawn at random
@@ -146,7 +170,8 @@ var (
 	}
 )
 
-// genURL appends a URL-like key: a scheme, one of about 10 million hosts,
+// genURL appends a URL-like key: a scheme, one of some hundreds of
+// millions of hosts,
 // one to four path segments of words, numbers and slugs, and sometimes a
 // query string.
 func genURL(rng *rand.Rand, buf []byte) []byte {
@@ -281,7 +306,14 @@ func generate(kind string, size int, seed uint64) (*dataset, error) {
 	d.Mixed = make([]string, 0, nq)
 	d.Mixed = append(d.Mixed, d.Hits[:nq/2]...)
 	d.Mixed = append(d.Mixed, d.Misses[:nq-nq/2]...)
-	qrng.Shuffle(len(d.Mixed), func(i, j int) { d.Mixed[i], d.Mixed[j] = d.Mixed[j], d.Mixed[i] })
+	d.mixedHit = make([]bool, nq)
+	for i := range nq / 2 {
+		d.mixedHit[i] = true
+	}
+	qrng.Shuffle(len(d.Mixed), func(i, j int) {
+		d.Mixed[i], d.Mixed[j] = d.Mixed[j], d.Mixed[i]
+		d.mixedHit[i], d.mixedHit[j] = d.mixedHit[j], d.mixedHit[i]
+	})
 
 	// Lay each query set's bytes out in query order, in an arena of its
 	// own: a service reads its queries from a request stream, so reading a

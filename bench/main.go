@@ -10,7 +10,7 @@
 //	go run . pss [flags]             shared memory of 4 processes (section 4)
 //	go run . report FILE.json...     rewrite FILE.md from a result file
 //	go run . readme                  rewrite README.md's block generated from
-//	                                 results/suite-random-xeon.json
+//	                                 the result file readmeSource names
 //
 // It lives in its own module so that the systems it compares never enter
 // the go.mod of stru itself.

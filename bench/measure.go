@@ -188,8 +188,9 @@ func measureHeld(sys *system, d *dataset, root string, opts measureOptions, hold
 			qs := d.queries(mix)
 			start := (rep*ops + mi*len(qs)/len(mixes)) % max(1, len(qs))
 			cpu0, t0 := threadCPU(), time.Now()
-			window(w, qs, start, ops)
+			found := window(w, qs, start, ops)
 			wall, cpu := time.Since(t0), threadCPU()-cpu0
+			res.WrongAnswers += wrongIn(sys, d, mix, start, ops, found)
 			res.NsSamples[mix] = append(res.NsSamples[mix], float64(cpu.Nanoseconds())/float64(ops))
 			res.WallNsSamples[mix] = append(res.WallNsSamples[mix], float64(wall.Nanoseconds())/float64(ops))
 		}
@@ -299,6 +300,21 @@ func allocsPerLookup(w worker, qs []string) float64 {
 	return float64(after.Mallocs-before.Mallocs) / float64(len(qs))
 }
 
+// wrongIn returns how many answers of a window were wrong, given found,
+// the count of keys it found: for an exact system, how far found is from
+// the keys among the window's queries; for a filter, which may also find
+// absent keys, the keys it did not find in a window of hits only.
+func wrongIn(sys *system, d *dataset, mix string, start, ops, found int) int {
+	want := d.hitsIn(mix, start, ops)
+	switch {
+	case sys.Exact:
+		return max(want-found, found-want)
+	case mix == mixHit || mix == mixHitSorted:
+		return want - found
+	}
+	return 0
+}
+
 // parallel2 measures lookups per second of two goroutines, each with its own
 // worker, running ops lookups of the mixed queries from different starting
 // points.
@@ -315,11 +331,20 @@ func parallel2(set openSet, d *dataset, ops, reps int, res *result) error {
 	for rep := range reps + 1 { // the first is a warm-up
 		var wg sync.WaitGroup
 		t0 := time.Now()
+		var failures [2]any // a lookupFailure panicked on a goroutine, passed on below
 		for i, w := range ws {
 			start := (rep*ops + i*len(d.Mixed)/2) % max(1, len(d.Mixed))
-			wg.Go(func() { window(w, d.Mixed, start, ops) })
+			wg.Go(func() {
+				defer func() { failures[i] = recover() }()
+				window(w, d.Mixed, start, ops)
+			})
 		}
 		wg.Wait()
+		for _, p := range failures {
+			if p != nil {
+				panic(p) // on measure's goroutine, which recovers it into the report
+			}
+		}
 		dt := time.Since(t0)
 		if rep > 0 {
 			res.Parallel2Samples = append(res.Parallel2Samples, float64(2*ops)/dt.Seconds())

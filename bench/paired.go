@@ -64,11 +64,14 @@ type pairOptions struct {
 // each after an untimed window of other queries on the same system; the
 // order of the systems rotates from round to round, so that none always
 // follows the same one. ops is set from the slowest system's median in
-// results, so that its window lasts about opts.Window.
+// results for d, so that its window lasts about opts.Window.
 func runPaired(held []*heldSystem, results []*result, d *dataset, opts pairOptions) *pairedRun {
 	p := &pairedRun{Dataset: d.Kind, Keys: len(d.Keys), Rounds: opts.Rounds, NsSamples: map[string]map[string][]float64{}}
 	slowest := 1.0
 	for _, r := range results {
+		if r.Dataset != d.Kind || r.Keys != len(d.Keys) {
+			continue // another set measured in the same run
+		}
 		if slices.ContainsFunc(held, func(h *heldSystem) bool { return h.name == r.System }) {
 			for _, mix := range pairMixes {
 				slowest = max(slowest, r.NsPerLookup[mix])
