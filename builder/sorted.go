@@ -89,8 +89,8 @@ func NewSortedWriter(ctx context.Context, path string, opts Options) (*SortedWri
 // in path's directory), unless the counts put the keys section beyond the
 // largest file the format, the file system or the process's limit allows:
 // then it changes nothing. Called after Add, Expect, Close or Abort, it
-// fails, and its error is as sticky as Add's: later calls of Add and
-// Close return it, and no file is written.
+// fails, and its error is as sticky as Add's: later calls of Add, and a
+// first Close, return it, and no file is written.
 func (w *SortedWriter) Expect(keys, keyBytes uint64, maxLen uint32) error {
 	switch {
 	case w.err != nil:

@@ -158,7 +158,8 @@ func (h *Handle) switchTo(f *os.File, fi fs.FileInfo) error {
 // reload is passed to onError (which may be nil) and retried at the next
 // change; on Unix also when the failed file's status change time moves
 // (a chmod, chown or link does that), so that a file published unreadable
-// is loaded once made readable. Meanwhile the current file keeps serving;
+// is loaded once made readable (a change within the same tick of the file
+// system's clock as the failed load, which may be a second, goes unseen). Meanwhile the current file keeps serving;
 // a change of its status alone does not reload it. On Unix, Watch holds
 // a regular file that failed open until the path changes, so that its
 // inode number cannot pass to a new file that would then look unchanged.

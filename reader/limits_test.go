@@ -8,11 +8,8 @@ package reader_test
 import (
 	"errors"
 	"fmt"
-	"math"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -271,43 +268,5 @@ func TestHeaderLimits(t *testing.T) {
 				t.Errorf("FromBytes: %v, want the header accepted and only the file's length, %d bytes, rejected", err, index.HeaderSize)
 			}
 		})
-	}
-}
-
-// TestFileLargerThanAddressSpace opens a sparse file of over 2 GiB whose
-// header is consistent in every field with its length: a 64-bit process
-// maps it, as Open reads nothing sized by it; a 32-bit one, whose int
-// cannot index it, must refuse it with an error wrapping
-// errors.ErrUnsupported (neither ErrCorrupt nor a crash).
-func TestFileLargerThanAddressSpace(t *testing.T) {
-	h := claimedSet(200 << 20)
-	if h.FileSize <= 1<<31 {
-		t.Fatalf("the claimed file is %d bytes, want over 2 GiB", h.FileSize)
-	}
-	data := make([]byte, index.HeaderSize)
-	h.Encode(data)
-	path := writeTemp(t, "large.stru", data)
-	if err := os.Truncate(path, int64(h.FileSize)); err != nil {
-		t.Fatal(err)
-	}
-	r, err := reader.Open(path)
-	if h.FileSize > math.MaxInt {
-		if r != nil || !errors.Is(err, errors.ErrUnsupported) {
-			t.Fatalf("Open of a %d-byte file in a %d-bit process: %v, want an error wrapping errors.ErrUnsupported", h.FileSize, strconv.IntSize, err)
-		}
-		for _, s := range []error{index.ErrNotIndex, index.ErrVersion, index.ErrCorrupt} {
-			if errors.Is(err, s) {
-				t.Errorf("Open's error %v wraps %v: the file is not at fault", err, s)
-			}
-		}
-		t.Logf("Open: %v", err)
-		return
-	}
-	if err != nil {
-		t.Fatalf("Open of a %d-byte file: %v", h.FileSize, err)
-	}
-	defer r.Close()
-	if r.Len() != int(h.Keys) {
-		t.Errorf("Len() = %d, want %d", r.Len(), h.Keys)
 	}
 }

@@ -302,10 +302,13 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // per 64 MiB: one up to 89 million keys at the default filter size).
 // It first reads the file in order with Preload, which on a file not in
 // the page cache takes a fraction of the time of the verification's own
-// reads, and returns Preload's error wrapping ErrFault if the file is
-// shorter than when it was opened; if the file shrinks while Verify reads
-// it, Verify returns an error wrapping ErrFault too, as TryContains does,
-// rather than let the memory fault kill the process. After Close it
+// reads, and returns Preload's error wrapping ErrFault if the file has
+// lost whole pages since it was opened; if the file shrinks so while
+// Verify reads it, Verify returns an error wrapping ErrFault too, as
+// TryContains does, rather than let the memory fault kill the process. (A
+// cut within the last page faults nowhere: the mapping reads zeros past
+// the new end, which Verify reports as damage unless the bytes cut were
+// zeros themselves, such as padding.) After Close it
 // returns an error that wraps neither.
 func (r *Reader) Verify() error {
 	if r.closed.Load() {

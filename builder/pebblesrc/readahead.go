@@ -30,9 +30,9 @@ type keyBatch struct {
 // builder.WriteSorted or a builder.SortedWriter. Each key yielded is valid
 // until the next one is requested. It holds about 1 MiB of keys read
 // ahead: 4 batches of 256 KiB, each key counting its bytes and 8 more.
-// When the caller stops early, ReadAhead stops keys once the batch it is
-// filling is full (or keys ends), and waits for it to return before it
-// returns itself, so that the iterator under keys is closed by then.
+// When the caller stops early, ReadAhead stops keys soon after (its
+// goroutine notices between batches), and waits for it to return before
+// it returns itself, so that the iterator under keys is closed by then.
 func ReadAhead(keys iter.Seq2[[]byte, error]) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		full := make(chan *keyBatch, batches)

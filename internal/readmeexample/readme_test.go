@@ -61,13 +61,13 @@ func TestREADMEProgram(t *testing.T) {
 	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files := filepath.Join(tmp, "files") // the program's TMPDIR, where it writes seen.stru
+	files := filepath.Join(tmp, "files") // the program's os.TempDir, where it writes seen.stru
 	if err := os.Mkdir(files, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("go", "run", "-overlay", overlayFile, "./internal/readmeexample/program")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "TMPDIR="+files)
+	cmd.Env = append(os.Environ(), "TMPDIR="+files, "TMP="+files, "TEMP="+files) // Unix; Windows
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
