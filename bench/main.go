@@ -195,6 +195,12 @@ func suiteMain(args []string) int {
 			return 1
 		}
 	}
+	for _, p := range run.Paired {
+		for system, n := range p.WrongAnswers {
+			fmt.Fprintf(os.Stderr, "bench: %s on %s %d: %d wrong answers in the paired rounds\n", system, p.Dataset, p.Keys, n)
+			return 1
+		}
+	}
 	return 0
 }
 

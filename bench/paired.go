@@ -51,6 +51,10 @@ type pairedRun struct {
 	// round's window, in round order: NsSamples[s][mix][r] and
 	// NsSamples[t][mix][r] answered the same queries, one after the other.
 	NsSamples map[string]map[string][]float64 `json:"ns_per_lookup_samples"`
+	// WrongAnswers counts, per system, the answers of its timed windows
+	// that were wrong (every paired system is exact); none is listed when
+	// all were right.
+	WrongAnswers map[string]int `json:"wrong_answers,omitempty"`
 }
 
 // pairOptions set the effort of the paired rounds.
@@ -102,9 +106,15 @@ func runPaired(held []*heldSystem, results []*result, d *dataset, opts pairOptio
 				h := held[(round+k)%len(held)]
 				window(h.w, qs, warm, p.Ops)
 				cpu0 := threadCPU()
-				window(h.w, qs, start, p.Ops)
+				found := window(h.w, qs, start, p.Ops)
 				ns := float64((threadCPU() - cpu0).Nanoseconds()) / float64(p.Ops)
 				p.NsSamples[h.name][mix] = append(p.NsSamples[h.name][mix], ns)
+				if want := d.hitsIn(mix, start, p.Ops); found != want {
+					if p.WrongAnswers == nil {
+						p.WrongAnswers = map[string]int{}
+					}
+					p.WrongAnswers[h.name] += max(want-found, found-want)
+				}
 			}
 		}
 	}

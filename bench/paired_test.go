@@ -151,6 +151,9 @@ func TestPaired(t *testing.T) {
 			}
 		}
 	}
+	if len(p.WrongAnswers) != 0 {
+		t.Errorf("wrong answers in the paired rounds: %v", p.WrongAnswers)
+	}
 	if r := p.ratioOf("stru", pairBase, mixHit); r.N != rounds || !(r.Q1 <= r.Median && r.Median <= r.Q3) {
 		t.Errorf("stru ÷ map on hits: %+v", r)
 	}
@@ -172,5 +175,24 @@ func TestPaired(t *testing.T) {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
 		}
+	}
+}
+
+// TestPairedCountsWrongAnswers holds a system that answers wrongly (the
+// Go map with every 100th hit forgotten) in paired rounds: its timed
+// windows' wrong answers must be counted, as the measurement's are.
+func TestPairedCountsWrongAnswers(t *testing.T) {
+	d, err := generate(kindRandom, smokeKeys, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, h := measureHeld(wrongSystem(), d, t.TempDir(), measureOptions{Reps: 1, RepTime: time.Millisecond}, true)
+	if h == nil {
+		t.Fatalf("%s not held: %q", r.System, r.Error)
+	}
+	defer h.release()
+	p := runPaired([]*heldSystem{h}, []*result{r}, d, pairOptions{Rounds: 2, Window: time.Millisecond})
+	if p.WrongAnswers[r.System] == 0 {
+		t.Errorf("no wrong answers counted in the paired rounds of %s: %v", r.System, p.WrongAnswers)
 	}
 }
