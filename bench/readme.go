@@ -19,7 +19,7 @@ import (
 // relative to the repository root; readmeBegin and readmeEnd are the
 // lines around the block.
 const (
-	readmeSource = "bench/results/suite-random-v3-s15.json"
+	readmeSource = "bench/results/suite-random-v3-s21.json"
 	readmeBegin  = "<!-- begin: generated from " + readmeSource + " by `cd bench && go run . readme`; do not edit -->"
 	readmeEnd    = "<!-- end: generated from " + readmeSource + " -->"
 )
