@@ -124,6 +124,26 @@ func TestDatasets(t *testing.T) {
 // TestSystemsAnswerCorrectly builds and opens every system on every data
 // set and asks it every hit and every miss, one by one and through count,
 // from two workers.
+// buildAndOpen builds sys for d's keys in a temporary directory and opens
+// it; the test's cleanup closes it.
+func buildAndOpen(t *testing.T, sys *system, d *dataset) openSet {
+	t.Helper()
+	dir := t.TempDir()
+	if err := sys.build(dir, d); err != nil {
+		t.Fatal("build:", err)
+	}
+	set, err := sys.open(dir)
+	if err != nil {
+		t.Fatal("open:", err)
+	}
+	t.Cleanup(func() {
+		if err := set.close(); err != nil {
+			t.Error("close:", err)
+		}
+	})
+	return set
+}
+
 func TestSystemsAnswerCorrectly(t *testing.T) {
 	for _, kind := range kinds {
 		d, err := generate(kind, smokeKeys, 1)
@@ -132,19 +152,7 @@ func TestSystemsAnswerCorrectly(t *testing.T) {
 		}
 		for _, sys := range systems() {
 			t.Run(kind+"/"+dirName(sys.Name), func(t *testing.T) {
-				dir := t.TempDir()
-				if err := sys.build(dir, d); err != nil {
-					t.Fatal("build:", err)
-				}
-				set, err := sys.open(dir)
-				if err != nil {
-					t.Fatal("open:", err)
-				}
-				defer func() {
-					if err := set.close(); err != nil {
-						t.Error("close:", err)
-					}
-				}()
+				set := buildAndOpen(t, sys, d)
 				for wi := range 2 {
 					w, err := set.newWorker()
 					if err != nil {
@@ -195,16 +203,7 @@ func TestPebbleBloomReadsFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := pebbleSystem(true)
-	dir := t.TempDir()
-	if err := sys.build(dir, d); err != nil {
-		t.Fatal("build:", err)
-	}
-	set, err := sys.open(dir)
-	if err != nil {
-		t.Fatal("open:", err)
-	}
-	defer set.close()
+	set := buildAndOpen(t, pebbleSystem(true), d)
 	w, err := set.newWorker()
 	if err != nil {
 		t.Fatal(err)
