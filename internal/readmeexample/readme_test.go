@@ -2,6 +2,7 @@ package readmeexample
 
 import (
 	"encoding/json"
+	"go/format"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,9 @@ func TestREADMEProgram(t *testing.T) {
 	}
 	program := between(t, string(readme), "## The library", "```go\n", "```\n")
 	want := between(t, string(readme), "It prints:", "```\n", "```\n")
+	if formatted, err := format.Source([]byte(program)); err != nil || string(formatted) != program {
+		t.Errorf("README.md's program is not as gofmt formats it (%v); gofmt gives:\n%s", err, formatted)
+	}
 
 	tmp := t.TempDir()
 	source := filepath.Join(tmp, "main.go")
