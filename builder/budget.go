@@ -107,11 +107,11 @@ func chunkShift(budget int64) uint {
 	return shift
 }
 
-// inMemoryBytes estimates the peak memory of writing n keys held in
-// memory, taking held bytes, without temporary files: the keys, a hash
-// and a location per key, the whole table and the filter.
-func (s *settings) inMemoryBytes(held int64, n uint64) int64 {
-	return held + int64(16*n) + tableBytes(index.BucketCount(n, s.loadFactor)) + int64(index.FilterBlocks(n, s.filterBits)*index.FilterBlockSize)
+// writingBytes estimates the memory that writing n keys held in memory,
+// without temporary files, takes besides the keys: a hash and a location
+// per key, the whole table and the filter.
+func (s *settings) writingBytes(n uint64) int64 {
+	return int64(16*n) + tableBytes(index.BucketCount(n, s.loadFactor)) + int64(index.FilterBlocks(n, s.filterBits)*index.FilterBlockSize)
 }
 
 // tableBytes is the memory of a table of nb buckets: 64 bytes of slots

@@ -406,9 +406,8 @@ func (b *Builder) external() bool {
 	if b.failed != nil || b.spilling != nil || b.spill != nil && len(b.spill.runs) > 0 {
 		return true
 	}
-	held, n := b.heldBytes(), uint64(len(b.recs))
-	writing := b.settings.inMemoryBytes(held, n) - held
-	return held+writing > b.budget && writing > ioBuffer
+	writing := b.settings.writingBytes(uint64(len(b.recs)))
+	return b.heldBytes()+writing > b.budget && writing > ioBuffer
 }
 
 // toRuns writes the keys held in memory as a run, in dir if the Builder

@@ -34,17 +34,17 @@ import (
 // removes every temporary file and leaves path as it was. A SortedWriter
 // is not safe for concurrent use.
 type SortedWriter struct {
-	ctx     context.Context
-	path    string
-	set     settings
-	dir     *scratch
-	s       *streamer
-	out     *pending // the output's temporary file, once Expect has created it
-	err     error    // the first error of Add, returned by Close
-	done    bool     // Close or Abort has been called
-	closed  error    // what the first Close returned, which a Close after it returns
-	aborted bool     // Abort was called first
-	stats   Stats
+	ctx      context.Context
+	path     string
+	set      settings
+	dir      *scratch
+	s        *streamer
+	out      *pending // the output's temporary file, once Expect has created it
+	err      error    // the first error of Add, returned by Close
+	done     bool     // Close or Abort has been called
+	closeErr error    // what the first Close returned, which a Close after it returns
+	aborted  bool     // Abort was called first
+	stats    Stats
 }
 
 // NewSortedWriter returns a SortedWriter that will write the file at
@@ -170,10 +170,10 @@ func (w *SortedWriter) Close() error {
 		if w.aborted {
 			return errorf("SortedWriter.Close after Abort: %s was not written", w.path)
 		}
-		return w.closed
+		return w.closeErr
 	}
 	w.done = true
-	defer func() { w.closed = w.err }()
+	defer func() { w.closeErr = w.err }()
 	defer w.cleanup()
 	if w.err != nil {
 		return w.err
