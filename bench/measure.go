@@ -190,7 +190,7 @@ func measureHeld(sys *system, d *dataset, root string, opts measureOptions, hold
 			cpu0, t0 := threadCPU(), time.Now()
 			found := window(w, qs, start, ops)
 			wall, cpu := time.Since(t0), threadCPU()-cpu0
-			res.WrongAnswers += wrongIn(sys, d, mix, start, ops, found)
+			res.WrongAnswers += wrongIn(sys.Exact, d, mix, start, ops, found)
 			res.NsSamples[mix] = append(res.NsSamples[mix], float64(cpu.Nanoseconds())/float64(ops))
 			res.WallNsSamples[mix] = append(res.WallNsSamples[mix], float64(wall.Nanoseconds())/float64(ops))
 		}
@@ -304,10 +304,10 @@ func allocsPerLookup(w worker, qs []string) float64 {
 // the count of keys it found: for an exact system, how far found is from
 // the keys among the window's queries; for a filter, which may also find
 // absent keys, the keys it did not find in a window of hits only.
-func wrongIn(sys *system, d *dataset, mix string, start, ops, found int) int {
+func wrongIn(exact bool, d *dataset, mix string, start, ops, found int) int {
 	want := d.hitsIn(mix, start, ops)
 	switch {
-	case sys.Exact:
+	case exact:
 		return max(want-found, found-want)
 	case mix == mixHit || mix == mixHitSorted:
 		return want - found

@@ -109,11 +109,11 @@ func runPaired(held []*heldSystem, results []*result, d *dataset, opts pairOptio
 				found := window(h.w, qs, start, p.Ops)
 				ns := float64((threadCPU() - cpu0).Nanoseconds()) / float64(p.Ops)
 				p.NsSamples[h.name][mix] = append(p.NsSamples[h.name][mix], ns)
-				if want := d.hitsIn(mix, start, p.Ops); found != want {
+				if wrong := wrongIn(true, d, mix, start, p.Ops, found); wrong > 0 { // every paired system is exact
 					if p.WrongAnswers == nil {
 						p.WrongAnswers = map[string]int{}
 					}
-					p.WrongAnswers[h.name] += max(want-found, found-want)
+					p.WrongAnswers[h.name] += wrong
 				}
 			}
 		}

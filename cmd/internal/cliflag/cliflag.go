@@ -50,12 +50,8 @@ func MisplacedFlag(fs *flag.FlagSet, args []string) error {
 		return nil
 	}
 	for _, a := range rest {
-		name, ok := strings.CutPrefix(a, "-")
-		if !ok {
-			continue
-		}
-		name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
-		if name == "" || fs.Lookup(name) == nil && name != "h" && name != "help" {
+		name, _, ok := flagArg(a)
+		if !ok || name == "" || fs.Lookup(name) == nil && name != "h" && name != "help" {
 			continue
 		}
 		if _, err := os.Lstat(a); err == nil {
@@ -82,14 +78,26 @@ func endedByDashDash(fs *flag.FlagSet, args []string) bool {
 	return false
 }
 
+// flagArg returns the flag name that arg, "-name" or "--name", with or
+// without "=value", gives, and whether it holds its value; ok is false
+// for an argument that does not start with "-".
+func flagArg(arg string) (name string, withValue, ok bool) {
+	name, ok = strings.CutPrefix(arg, "-")
+	if !ok {
+		return "", false, false
+	}
+	name, _, withValue = strings.Cut(strings.TrimPrefix(name, "-"), "=")
+	return name, withValue, true
+}
+
 // takesValue reports whether arg is one of fs's flags that takes its value
 // from the next argument: not a boolean flag, and without "=value".
 func takesValue(fs *flag.FlagSet, arg string) bool {
-	name, ok := strings.CutPrefix(arg, "-")
-	if !ok || strings.Contains(name, "=") {
+	name, withValue, ok := flagArg(arg)
+	if !ok || withValue {
 		return false
 	}
-	f := fs.Lookup(strings.TrimPrefix(name, "-"))
+	f := fs.Lookup(name)
 	if f == nil {
 		return false
 	}
