@@ -159,8 +159,9 @@ func (h *Handle) switchTo(f *os.File, fi fs.FileInfo) error {
 // change; on Unix also when the failed file's status change time moves
 // (a chmod, chown or link does that), so that a file published unreadable
 // is loaded once made readable (a change within the same tick of the file
-// system's clock as the failed load, which may be a second, goes unseen). Meanwhile the current file keeps serving;
-// a change of its status alone does not reload it. On Unix, Watch holds
+// system's clock as the failed load, which may be a second, goes unseen).
+// Meanwhile the current file keeps serving; a change of its status alone
+// does not reload it. On Unix, Watch holds
 // a regular file that failed open until the path changes, so that its
 // inode number cannot pass to a new file that would then look unchanged.
 // Like time.NewTicker, Watch panics if interval is not positive.

@@ -296,8 +296,8 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // slot within the probe bound, and that the filter holds exactly the bits
 // of the file's keys; and the header again, in the mapping, which Open
 // read with a read call (a file rewritten in place since may hold
-// another). It returns nil or an error wrapping
-// index.ErrCorrupt that names the section and offset. To check the filter
+// another). It returns nil or an error wrapping index.ErrCorrupt that
+// names the section and offset. To check the filter
 // it rebuilds it, 64 MiB of it at most at a time (one pass over the keys
 // per 64 MiB: one up to 89 million keys at the default filter size).
 // It first reads the file in order with Preload, which on a file not in
@@ -308,8 +308,8 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // TryContains does, rather than let the memory fault kill the process. (A
 // cut within the last page faults nowhere: the mapping reads zeros past
 // the new end, which Verify reports as damage unless the bytes cut were
-// zeros themselves, such as padding.) After Close it
-// returns an error that wraps neither.
+// zeros themselves, such as padding.) After Close it returns an error
+// that wraps neither.
 func (r *Reader) Verify() error {
 	if r.closed.Load() {
 		return r.errorf("Verify after Close")

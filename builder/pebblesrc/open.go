@@ -23,11 +23,10 @@ var ErrNotDatabase = errors.New("not a Pebble database (no current MANIFEST)")
 // Pebble's default needs it in opts.Comparer to open (but see Keys on key
 // order). When opts.Logger and opts.LoggerAndTracer are both nil, Pebble's
 // informational messages are dropped and its error messages go to
-// Pebble's default logger. Unless
-// opts.EventListener.DataCorruption is set, damage found in the database's
-// files (a checksum mismatch) is only returned as an error of the read
-// that found it, by Keys and Build: by default Pebble would also end the
-// process.
+// Pebble's default logger. Unless opts.EventListener.DataCorruption is
+// set, damage found in the database's files (a checksum mismatch) is only
+// returned as an error of the read that found it, by Keys and Build: by
+// default Pebble would also end the process.
 //
 // A read-only open writes nothing to the database: it replays the
 // write-ahead log into memory, never flushes or compacts, and removes no

@@ -26,8 +26,7 @@
 // opens included: it locks the directory's LOCK file. A second process
 // that opens it gets an error (OpenReadOnly reports it as ErrInUse) and
 // changes nothing but LOCK's modification time. Inside the process that
-// has the database open, build
-// from a Snapshot:
+// has the database open, build from a Snapshot:
 //
 //	snap := db.NewSnapshot()
 //	defer snap.Close()

@@ -92,8 +92,8 @@ unset shell variable, is a usage error for -o, --seed, --mem, --tmp-dir and
 ` + budgetUsage + `
 ` + pebbleUsage + `
 While it runs, progress (keys read and their rate, then "sorting, placing
-and writing") is shown on standard error when it is a terminal. At the end a one-line
-summary goes to standard error:
+and writing") is shown on standard error when it is a terminal. At the
+end a one-line summary goes to standard error:
 
   idxbuild: wrote OUT: N keys (D duplicates dropped), B bytes, X bytes/key overhead, S s
 
