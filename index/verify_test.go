@@ -715,3 +715,12 @@ func xxh3FromSpec(p []byte) uint64 {
 	}
 	return avalanche(result)
 }
+
+// TestVerifyZeroView checks that the zero View, which holds no keys and no
+// bytes, verifies: it has no header to check, and no sections.
+func TestVerifyZeroView(t *testing.T) {
+	var zero index.View
+	if err := zero.Verify(); err != nil {
+		t.Errorf("Verify of the zero View: %v", err)
+	}
+}
