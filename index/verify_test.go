@@ -724,3 +724,48 @@ func TestVerifyZeroView(t *testing.T) {
 		t.Errorf("Verify of the zero View: %v", err)
 	}
 }
+
+// TestVerifyTablesWidths damages the length and key tables of files
+// written from format.md's rules at each offset and length width (§5), and
+// checks that Verify reports the entry of the key it names at that key's
+// place in its table, and refuses a key equal to the one before it: keys
+// are strictly ascending.
+func TestVerifyTablesWidths(t *testing.T) {
+	up := func(x uint64) uint64 { return (x + 63) / 64 * 64 }
+	for _, w := range [][2]uint8{{4, 1}, {8, 1}, {4, 2}, {8, 2}} {
+		ow, lw := uint64(w[0]), uint64(w[1])
+		// §1's layout for 4 keys in one bucket.
+		offsets := uint64(128 + 64)
+		lengths := offsets + up(4*ow)
+		keys := lengths + up(4*lw)
+		for _, c := range []struct {
+			name    string
+			keys    []string
+			change  func([]byte) []byte
+			section string
+			off     uint64
+			msg     string
+		}{
+			{"length of key 2 over the longest", goldenKeys, put(int(lengths+2*lw), int(lw), 7),
+				"lengths", lengths + 2*lw, "key 2 is 7 bytes: longer than the longest key (6)"},
+			{"length of key 3 past the key data", goldenKeys, both(put(68, 4, 7), put(int(lengths+3*lw), int(lw), 7)),
+				"lengths", lengths + 3*lw, "key 3 is 7 bytes"},
+			{"key 2 equal to key 1", []string{"", "a", "a", "b"}, func(f []byte) []byte { return f },
+				"keys", keys + 1, "key 2 is not greater than key 1: keys must be strictly ascending"},
+			{"key 1 equal to key 0, both empty", []string{"", "", "a", "b"}, func(f []byte) []byte { return f },
+				"keys", keys, "key 1 is not greater than key 0"},
+			{"key 3 less than key 2", []string{"", "a", "c", "b"}, func(f []byte) []byte { return f },
+				"keys", keys + 2, "key 3 is not greater than key 2"},
+		} {
+			t.Run(fmt.Sprintf("widths %d,%d/%s", ow, lw, c.name), func(t *testing.T) {
+				f := writeFromSpec(c.keys, sipRefKey, 1, 1, w[0], w[1])
+				if f == nil {
+					t.Fatal("writeFromSpec failed")
+				}
+				f = c.change(f)
+				resealSections(t, f)
+				checkVerifyFails(t, f, c.section, int64(c.off), c.msg)
+			})
+		}
+	}
+}
