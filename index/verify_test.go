@@ -769,3 +769,35 @@ func TestVerifyTablesWidths(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyHoleInEachBucket makes, in each bucket of a file of several
+// buckets that is neither empty nor full, a hole before the bucket's last
+// used slot, and checks that Verify reports the used slot after the hole,
+// in that bucket (format.md §4: a bucket fills from its first slot).
+func TestVerifyHoleInEachBucket(t *testing.T) {
+	f := buildFile(t, manyKeys(40), 0.5) // 10 buckets, none full
+	v, err := index.NewView(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := v.Layout[index.SectionBuckets].Off
+	holes := 0
+	for b := range v.Header.Buckets {
+		n := uint64(0) // the bucket's used slots
+		for n < 8 && le.Uint64(f[base+64*b+8*n:]) != 0 {
+			n++
+		}
+		if n == 0 || n == 8 {
+			continue
+		}
+		holes++
+		// Move the last used slot one further: slot n-1 is now empty.
+		last := int(base + 64*b + 8*(n-1))
+		d := moveEntry(last, last+8, 8)(bytes.Clone(f))
+		resealSections(t, d)
+		checkVerifyFails(t, d, "buckets", int64(last+8), fmt.Sprintf("used slot after an empty slot in bucket %d", b))
+	}
+	if holes < 2 {
+		t.Fatalf("%d buckets neither empty nor full, want several", holes)
+	}
+}
