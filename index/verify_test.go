@@ -801,3 +801,36 @@ func TestVerifyHoleInEachBucket(t *testing.T) {
 		t.Fatalf("%d buckets neither empty nor full, want several", holes)
 	}
 }
+
+// TestFilterMissingBit clears, one at a time, each bit of the golden
+// file's filter block that a key sets, with the checksum recomputed, and
+// checks that Verify reports the bit, at its byte, and the first key
+// that sets it (format.md §3.1, §10.2), computed here from xxh3FromSpec.
+func TestFilterMissingBit(t *testing.T) {
+	good := readGolden(t)
+	v, err := index.NewView(good, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := v.Layout[index.SectionFilter]
+	setBy := map[uint64]int{} // bit → the first ordinal that sets it
+	for ord, k := range goldenKeys {
+		f := xxh3FromSpec([]byte(k))
+		for j := range 4 {
+			p := f >> (9 * j) & 511
+			if _, ok := setBy[p]; !ok {
+				setBy[p] = ord
+			}
+		}
+	}
+	if len(setBy) != 16 {
+		t.Fatalf("the golden keys set %d distinct bits, format.md §10.2 says 16", len(setBy))
+	}
+	for p, ord := range setBy {
+		at := fe.Off + p/8
+		f := bytes.Clone(good)
+		f[at] &^= 1 << (p % 8)
+		resealSections(t, f)
+		checkVerifyFails(t, f, "filter", int64(at), fmt.Sprintf("bit %d of block 0 is 0, but key %d sets it", p, ord))
+	}
+}
