@@ -834,3 +834,73 @@ func TestFilterMissingBit(t *testing.T) {
 		checkVerifyFails(t, f, "filter", int64(at), fmt.Sprintf("bit %d of block 0 is 0, but key %d sets it", p, ord))
 	}
 }
+
+// TestVerifyFilterPieces checks full verification of a filter larger than
+// the 64 MiB Verify rebuilds at once (verifyFilterPiece), so that it
+// rebuilds it in two pieces: a file of a few keys written from format.md's
+// rules with 1.25 × 2^20 filter blocks (80 MiB) verifies, and a bit a key
+// in the second piece sets, cleared, and a bit no key sets there, set, are
+// reported at their byte, block and bit.
+func TestVerifyFilterPieces(t *testing.T) {
+	const per = 64 << 20 / index.FilterBlockSize // blocks Verify rebuilds at once
+	const fb = per + per/4
+	keys := slices.Sorted(slices.Values(manyKeys(64)))
+	f := writeFromSpec(keys, sipRefKey, 32, fb, 4, 1)
+	if f == nil {
+		t.Fatal("writeFromSpec failed")
+	}
+	v, err := index.NewView(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(); err != nil {
+		t.Fatalf("Verify of the intact file: %v", err)
+	}
+	base := v.Layout[index.SectionFilter].Off
+	// The bits the keys set, as file offsets of their byte and bit number
+	// in the block (format.md §3.1), and the first key that sets each.
+	type bit struct{ block, p uint64 }
+	setBy := map[bit]int{}
+	var inSecond []int // ordinals of keys whose block is in the second piece
+	for ord, k := range keys {
+		h := xxh3FromSpec([]byte(k))
+		block, _ := bits.Mul64(h, fb)
+		for j := range 4 {
+			b := bit{block, h >> (9 * j) & 511}
+			if _, ok := setBy[b]; !ok {
+				setBy[b] = ord
+			}
+		}
+		if block >= per {
+			inSecond = append(inSecond, ord)
+		}
+	}
+	if len(inSecond) == 0 {
+		t.Fatal("no key's block is in the second piece")
+	}
+	// flip flips the bits mask of the byte at, reseals the file, checks
+	// that Verify reports msg at that byte, and restores the file.
+	flip := func(at uint64, mask byte, msg string) {
+		t.Helper()
+		f[at] ^= mask
+		resealSections(t, f)
+		checkVerifyFails(t, f, "filter", int64(at), msg)
+		f[at] ^= mask
+		resealSections(t, f)
+	}
+	ord := inSecond[len(inSecond)-1]
+	h := xxh3FromSpec([]byte(keys[ord]))
+	block, _ := bits.Mul64(h, fb)
+	missing := bit{block, h & 511}
+	flip(base+64*block+missing.p/8, 1<<(missing.p%8),
+		fmt.Sprintf("bit %d of block %d is 0, but key %d sets it", missing.p, block, setBy[missing]))
+	extra := bit{fb - 1, 0}
+	for {
+		if _, ok := setBy[extra]; !ok {
+			break
+		}
+		extra.p++
+	}
+	flip(base+64*extra.block+extra.p/8, 1<<(extra.p%8),
+		fmt.Sprintf("bit %d of block %d is 1, but no key sets it", extra.p, extra.block))
+}
