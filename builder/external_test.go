@@ -195,6 +195,9 @@ func TestSpillMatchesInMemory(t *testing.T) {
 			}
 			checkSameFile(t, buf.Bytes(), want, "WriteTo after WriteFile")
 			sameStats(t, b.Stats(), wantStats)
+			if runs := b.Stats().Runs; runs != st.Runs {
+				t.Fatalf("WriteTo after WriteFile spilled %d runs, WriteFile %d: with no key added between them, it spills none", runs, st.Runs)
+			}
 			if err := b.Close(); err != nil {
 				t.Fatal(err)
 			}
