@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -440,6 +441,22 @@ func TestSortedOrderError(t *testing.T) {
 			t.Fatalf("message of %d bytes: %q", len(msg), msg)
 		}
 	})
+	// A key is shown whole up to 64 bytes, and cut to its first 64 bytes
+	// and "..." from 65 on.
+	for _, n := range []int{0, 1, 63, 64, 65, 1000} {
+		t.Run(fmt.Sprintf("a key of %d bytes in the message", n), func(t *testing.T) {
+			key := bytes.Repeat([]byte("k"), n)
+			shown := strconv.Quote(string(key[:min(n, 64)]))
+			if n > 64 {
+				shown += "..."
+			}
+			e := &OrderError{Index: 3, Key: key, Prev: []byte("z")}
+			want := fmt.Sprintf("stru: keys out of order: key 3, %s, is less than the key before it, \"z\"", shown)
+			if msg := e.Error(); msg != want {
+				t.Fatalf("message %q, want %q", msg, want)
+			}
+		})
+	}
 }
 
 // TestSortedWriterErrors covers the other ways a SortedWriter fails: a key
