@@ -849,3 +849,32 @@ func TestSortedExpect(t *testing.T) {
 		checkEmpty(t, tmp, "after Close")
 	})
 }
+
+// TestSpillWriteTo writes Builders with WriteTo as their first write,
+// for numbers of keys from a few that fit in the budget to several runs'
+// worth, among them one that spills a single run while the keys are added
+// (and one more, of the keys held, when it is written: that run's spill
+// may still be under way, its run not yet recorded, when the write
+// begins), and checks that the file is the in-memory build's and that
+// Stats describes it.
+func TestSpillWriteTo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 0x7772697465546f))
+	all := randomKeys(rng, 6000)
+	oneSpill := false
+	for _, n := range []int{500, 2000, 2500, 3000, 6000} {
+		t.Run(fmt.Sprint(n, " keys"), func(t *testing.T) {
+			keys := all[:n]
+			opts := Options{HashKey: &testKey}
+			want, wantStats := inMemory(t, keys, opts)
+			opts.MemoryBudget, opts.TempDir = smallBudget, t.TempDir()
+			got, st := build(t, keys, opts)
+			t.Logf("%d runs", st.Runs)
+			checkSameFile(t, got, want, "WriteTo")
+			sameStats(t, st, wantStats)
+			oneSpill = oneSpill || st.Runs == 2
+		})
+	}
+	if !oneSpill {
+		t.Error("no build spilled exactly one run while its keys were added")
+	}
+}
