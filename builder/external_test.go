@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -195,6 +196,9 @@ func TestSpillMatchesInMemory(t *testing.T) {
 			}
 			checkSameFile(t, buf.Bytes(), want, "WriteTo after WriteFile")
 			sameStats(t, b.Stats(), wantStats)
+			if runs := b.Stats().Runs; runs != st.Runs {
+				t.Fatalf("WriteTo after WriteFile spilled %d runs, WriteFile %d: with no key added between them, it spills none", runs, st.Runs)
+			}
 			if err := b.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -437,6 +441,22 @@ func TestSortedOrderError(t *testing.T) {
 			t.Fatalf("message of %d bytes: %q", len(msg), msg)
 		}
 	})
+	// A key is shown whole up to 64 bytes, and cut to its first 64 bytes
+	// and "..." from 65 on.
+	for _, n := range []int{0, 1, 63, 64, 65, 1000} {
+		t.Run(fmt.Sprintf("a key of %d bytes in the message", n), func(t *testing.T) {
+			key := bytes.Repeat([]byte("k"), n)
+			shown := strconv.Quote(string(key[:min(n, 64)]))
+			if n > 64 {
+				shown += "..."
+			}
+			e := &OrderError{Index: 3, Key: key, Prev: []byte("z")}
+			want := fmt.Sprintf("stru: keys out of order: key 3, %s, is less than the key before it, \"z\"", shown)
+			if msg := e.Error(); msg != want {
+				t.Fatalf("message %q, want %q", msg, want)
+			}
+		})
+	}
 }
 
 // TestSortedWriterErrors covers the other ways a SortedWriter fails: a key
@@ -828,4 +848,33 @@ func TestSortedExpect(t *testing.T) {
 		checkEmpty(t, outDir, "after Close")
 		checkEmpty(t, tmp, "after Close")
 	})
+}
+
+// TestSpillWriteTo writes Builders with WriteTo as their first write,
+// for numbers of keys from a few that fit in the budget to several runs'
+// worth, among them one that spills a single run while the keys are added
+// (and one more, of the keys held, when it is written: that run's spill
+// may still be under way, its run not yet recorded, when the write
+// begins), and checks that the file is the in-memory build's and that
+// Stats describes it.
+func TestSpillWriteTo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 0x7772697465546f))
+	all := randomKeys(rng, 6000)
+	oneSpill := false
+	for _, n := range []int{500, 2000, 2500, 3000, 6000} {
+		t.Run(fmt.Sprint(n, " keys"), func(t *testing.T) {
+			keys := all[:n]
+			opts := Options{HashKey: &testKey}
+			want, wantStats := inMemory(t, keys, opts)
+			opts.MemoryBudget, opts.TempDir = smallBudget, t.TempDir()
+			got, st := build(t, keys, opts)
+			t.Logf("%d runs", st.Runs)
+			checkSameFile(t, got, want, "WriteTo")
+			sameStats(t, st, wantStats)
+			oneSpill = oneSpill || st.Runs == 2
+		})
+	}
+	if !oneSpill {
+		t.Error("no build spilled exactly one run while its keys were added")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -170,4 +171,39 @@ func TestSortedExpectBeyondFileLimit(t *testing.T) {
 	}
 	checkSameFile(t, got, want, "SortedWriter after Expect")
 	checkEmpty(t, tmp, "after Close")
+}
+
+// TestSpillRunBeyondFileLimit spills runs of keys while the process's file
+// size limit (RLIMIT_FSIZE, lowered to 16 KiB for the test) is below the
+// size of a run, which stays in its write buffer until the run is
+// finished: the error of that last write, EFBIG, must reach the caller,
+// rather than a run cut short that the merge would find damaged.
+func TestSpillRunBeyondFileLimit(t *testing.T) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 16 << 10
+	low := lim
+	low.Cur = limit
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	b := mustNew(t, Options{HashKey: &testKey, MemoryBudget: 256 << 10, TempDir: t.TempDir()})
+	defer b.Close()
+	var err error
+	for i := 0; i < 20000 && err == nil; i++ {
+		err = b.Add(fmt.Appendf(nil, "key %028d", i))
+	}
+	if err == nil {
+		_, err = b.WriteTo(io.Discard)
+	}
+	if !errors.Is(err, unix.EFBIG) {
+		t.Fatalf("spilling runs beyond the file size limit: %v, want an error wrapping EFBIG", err)
+	}
 }

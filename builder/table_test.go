@@ -1,8 +1,10 @@
 package builder
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -208,19 +210,81 @@ func TestPlaceRangeMatchesWhole(t *testing.T) {
 }
 
 // TestPlaceRangeRejectsStrayKey gives placeRange a key of a block outside
-// its range: a builder bug, reported as an error rather than a corrupt
-// table.
+// its range: a builder bug, reported as an error naming the key's bucket
+// and the range's buckets rather than a corrupt table: a key of a later
+// block, one whose first bucket is the first bucket just past the range,
+// and one of a block before the range.
 func TestPlaceRangeRejectsStrayKey(t *testing.T) {
-	const nb = 3 * index.BlockBuckets
-	var stray uint64
-	for h := uint64(1); ; h = h*0x9E3779B97F4A7C15 + 7 {
-		if b1, _ := index.Buckets(h, nb); b1 >= index.BlockBuckets {
-			stray = h
+	const nb, per = 3 * index.BlockBuckets, index.BlockBuckets
+	// find returns a hash whose first bucket ok accepts.
+	find := func(ok func(b1 uint64) bool) uint64 {
+		for h := uint64(1); ; h = h*0x9E3779B97F4A7C15 + 7 {
+			if b1, _ := index.Buckets(h, nb); ok(b1) {
+				return h
+			}
+		}
+	}
+	// The first bucket of block 1 is b1 = per when h·0x9E3779B97F4A7C15
+	// mod 2^64 is below 2^64/per (format.md §3): h = s·m⁻¹ for a small s.
+	inv := uint64(0x9E3779B97F4A7C15)
+	for range 6 {
+		inv *= 2 - 0x9E3779B97F4A7C15*inv // Newton's iteration for the inverse mod 2^64
+	}
+	var edge uint64
+	for s := uint64(1); ; s++ {
+		if b1, _ := index.Buckets(s*inv, nb); b1 == per {
+			edge = s * inv
 			break
 		}
 	}
-	var tab table
-	if err := tab.placeRange([]uint64{stray}, nb, 0, 1, 0); err == nil {
-		t.Fatal("placeRange accepted a key outside its blocks")
+	for _, c := range []struct {
+		name              string
+		hash              uint64
+		firstBlock, count uint64
+	}{
+		{"a key of a later block", find(func(b1 uint64) bool { return b1 >= per }), 0, 1},
+		{"a key in the first bucket past the range", edge, 0, 1},
+		{"a key of an earlier block", find(func(b1 uint64) bool { return b1 < per }), 1, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b1, _ := index.Buckets(c.hash, nb)
+			var tab table
+			err := tab.placeRange([]uint64{c.hash}, nb, c.firstBlock, c.count, 0)
+			want := fmt.Sprintf("stru: internal error: key 0 of a partition lies in bucket %d, outside its buckets [%d, %d)",
+				b1, c.firstBlock*per, (c.firstBlock+c.count)*per)
+			if err == nil || err.Error() != want {
+				t.Fatalf("placeRange: %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// TestPlaceFailsInAnyBlock places a table of several blocks in which the
+// keys of one block cannot all be placed: 17 keys of one hash, whose two
+// buckets hold 16, and no key in the other blocks. Whichever block it is,
+// and so whichever of the goroutines placing the blocks fails, place
+// returns errPlace.
+func TestPlaceFailsInAnyBlock(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(maxPlaceWorkers))
+	for _, blocks := range []uint64{2, 3, 4} {
+		nb := blocks * index.BlockBuckets
+		for bad := range blocks {
+			// A hash of block bad with two distinct buckets.
+			var h uint64
+			for h = bad * ((1<<64 - 1) / blocks); ; h++ {
+				b1, b2 := index.Buckets(h, nb)
+				if b1/index.BlockBuckets == bad && b1 != b2 {
+					break
+				}
+			}
+			t.Run(fmt.Sprintf("%d blocks, block %d full", blocks, bad), func(t *testing.T) {
+				if _, err := place(slices.Repeat([]uint64{h}, 16), nil, nb, 0); err != nil {
+					t.Fatalf("16 keys in two buckets: %v", err)
+				}
+				if _, err := place(slices.Repeat([]uint64{h}, 17), nil, nb, 0); !errors.Is(err, errPlace) {
+					t.Fatalf("17 keys in two buckets: %v, want errPlace", err)
+				}
+			})
+		}
 	}
 }

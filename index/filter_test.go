@@ -41,6 +41,9 @@ func TestFilterBlocks(t *testing.T) {
 	for _, c := range []struct{ keys, bits, want uint64 }{
 		{0, 6, 0}, {1, 6, 1}, {85, 6, 1}, {86, 6, 2}, {4, 0, 0}, {1_000_000, 6, 11719},
 		{512, 1, 1}, {513, 1, 2}, {1 << 40, 64, 1 << 37},
+		// 2^63 bits exactly still gives ⌈2^63 / 512⌉ blocks; from one more
+		// key on the product exceeds 2^63 and the answer is 2^58.
+		{1 << 57, 64, 1 << 63 / 512}, {1<<57 + 1, 64, 1 << 58}, {1 << 60, 8, 1 << 63 / 512},
 	} {
 		if got := index.FilterBlocks(c.keys, c.bits); got != c.want {
 			t.Errorf("FilterBlocks(%d, %d) = %d, want %d", c.keys, c.bits, got, c.want)

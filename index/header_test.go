@@ -428,3 +428,31 @@ func TestFormatError(t *testing.T) {
 		t.Errorf("ErrKeyTooLong = %q, does not give the limit", index.ErrKeyTooLong)
 	}
 }
+
+// TestVersionMessage checks that a version error says which way the file's
+// version is out of range: a version above the newest this package reads
+// is newer than the reader (a newer reader may read it), one below the
+// oldest is not supported.
+func TestVersionMessage(t *testing.T) {
+	for _, c := range []struct {
+		version uint16
+		newer   bool
+	}{
+		{0, false}, {index.MinVersion - 1, false}, {index.Version + 1, true}, {0xffff, true},
+	} {
+		f := put(4, 2, uint64(c.version))(readGolden(t))
+		resealHeader(f)
+		_, err := index.ParseHeader(f, "")
+		if !errors.Is(err, index.ErrVersion) {
+			t.Fatalf("version %d: %v, want ErrVersion", c.version, err)
+		}
+		msg := err.Error()
+		want := fmt.Sprintf("format version %d is not supported", c.version)
+		if c.newer {
+			want = fmt.Sprintf("format version %d is newer than this reader", c.version)
+		}
+		if !strings.Contains(msg, want) || !strings.Contains(msg, fmt.Sprintf("versions %d to %d", index.MinVersion, index.Version)) {
+			t.Errorf("version %d: %q, want a message containing %q and the versions read", c.version, msg, want)
+		}
+	}
+}

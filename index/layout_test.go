@@ -291,3 +291,42 @@ func TestPutUint(t *testing.T) {
 		}()
 	}
 }
+
+// TestHeaderLayoutFullTable checks check 12 of format.md §6.3 at its
+// boundary: 8·B ≥ N, so a table whose every slot is used (N = 8·B) is
+// valid, and one more key is refused at the bucket count. A file of 8 keys
+// in one bucket, written from format.md's rules, opens, verifies and finds
+// every key.
+func TestHeaderLayoutFullTable(t *testing.T) {
+	for _, b := range []uint64{1, 3, 65536, 3 << 16} {
+		for _, extra := range []uint64{0, 1} {
+			h := index.Header{Version: index.Version, Keys: 8*b + extra, Buckets: b, KeyBytes: 8*b + extra, MaxKeyLen: 1, OffsetWidth: 4, LengthWidth: 1}
+			l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
+			if !ok {
+				t.Fatalf("ComputeLayout for %+v failed", h)
+			}
+			h.FileSize = l.FileSize()
+			_, err := h.Layout(h.FileSize, "")
+			var fe *index.FormatError
+			if extra == 0 && err != nil || extra == 1 && (!errors.As(err, &fe) || fe.Off != 32) {
+				t.Errorf("Layout of %d keys in %d buckets: %v, want ok = %v (else an error at offset 32)", h.Keys, b, err, extra == 0)
+			}
+		}
+	}
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	f := writeFromSpec(keys, sipRefKey, 1, 1, 4, 1)
+	if f == nil {
+		t.Fatal("writeFromSpec failed")
+	}
+	v, err := index.NewView(f, "")
+	if err != nil {
+		t.Fatalf("NewView of a full bucket: %v", err)
+	}
+	if err := v.Verify(); err != nil {
+		t.Fatalf("Verify of a full bucket: %v", err)
+	}
+	checkLookups(t, &v, keys, []string{"i", "", "aa"})
+	if writeFromSpec(append(keys, "i"), sipRefKey, 1, 1, 4, 1) != nil {
+		t.Error("writeFromSpec placed 9 keys in one bucket")
+	}
+}

@@ -164,6 +164,7 @@ func TestLongKeyLookup(t *testing.T) {
 	w254, x255, x300 := strings.Repeat("w", 254), strings.Repeat("x", 255), strings.Repeat("x", 300)
 	keys := []string{"a", "b", w254, x255, x300} // offsets 0, 1, 2, 256, 511
 	offs := []uint64{0, 1, 2, 256, 511}
+	keyEnd := offs[4] + uint64(len(x300)) // the size of the key data
 	f := writeFromSpec(keys, sipRefKey, 1, 1, 4, 2)
 	if f == nil {
 		t.Fatal("writeFromSpec failed")
@@ -207,6 +208,12 @@ func TestLongKeyLookup(t *testing.T) {
 		// A short key's slot points at other bytes.
 		{"b's slot at a", pointAt(1, offs[0]), map[string]bool{"a": true, "b": false, w254: true}},
 		{"254-byte key's slot one byte further", pointAt(2, offs[2]+1), map[string]bool{w254: false, x255: true}},
+		// A short key's slot points inside the key data, but the key would
+		// run past its end: FindBatch, which prefetches the key's last
+		// byte, must leave such a slot to Has.
+		{"254-byte key's slot 10 bytes before the end of the key data", pointAt(2, keyEnd-10),
+			map[string]bool{"a": true, w254: false, x255: true}},
+		{"b's slot at the end of the key data", pointAt(1, keyEnd), map[string]bool{"a": true, "b": false}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			probePaths(t, func(t *testing.T) {

@@ -122,8 +122,34 @@ func TestSecondBucketKeysDamaged(t *testing.T) {
 		t.Errorf("SecondBucketKeys() = %d after moving a key to its second bucket, want %d", n, before+1)
 	}
 
-	// Every offset past the key data: no key is read, none counted.
+	// Only the first key's offset past the key data: that key is skipped,
+	// and every later one still counted.
+	first := mustKey(t, &v, 0)
+	h0 := v.HashOf(first)
+	b0, _ := index.Buckets(h0, nb)
+	want := before + 1
+	inFirst := false
+	for i := range uint64(index.BucketSlots) {
+		inFirst = inFirst || le.Uint64(data[slotAt(b0, i):]) == index.MakeSlot(h0, uint64(len(first)), 0)
+	}
+	if !inFirst {
+		want-- // key 0 is not in its first bucket: it counted before
+	}
+	if want == 0 {
+		t.Fatal("no key after the first is in its second bucket: the test needs one")
+	}
 	offsets := v.Layout[index.SectionOffsets]
+	for i := range uint64(v.Header.OffsetWidth) {
+		data[offsets.Off+i] = 0xff
+	}
+	if _, ok := v.Key(0); ok {
+		t.Fatal("Key(0) still succeeds with its offset past the key data")
+	}
+	if n := v.SecondBucketKeys(); n != want {
+		t.Errorf("SecondBucketKeys() = %d with the first key's offset past the key data, want %d: the other keys", n, want)
+	}
+
+	// Every offset past the key data: no key is read, none counted.
 	for i := offsets.Off; i < offsets.Off+offsets.Size; i++ {
 		data[i] = 0xff
 	}

@@ -715,3 +715,192 @@ func xxh3FromSpec(p []byte) uint64 {
 	}
 	return avalanche(result)
 }
+
+// TestVerifyZeroView checks that the zero View, which holds no keys and no
+// bytes, verifies: it has no header to check, and no sections.
+func TestVerifyZeroView(t *testing.T) {
+	var zero index.View
+	if err := zero.Verify(); err != nil {
+		t.Errorf("Verify of the zero View: %v", err)
+	}
+}
+
+// TestVerifyTablesWidths damages the length and key tables of files
+// written from format.md's rules at each offset and length width (§5), and
+// checks that Verify reports the entry of the key it names at that key's
+// place in its table, and refuses a key equal to the one before it: keys
+// are strictly ascending.
+func TestVerifyTablesWidths(t *testing.T) {
+	up := func(x uint64) uint64 { return (x + 63) / 64 * 64 }
+	for _, w := range [][2]uint8{{4, 1}, {8, 1}, {4, 2}, {8, 2}} {
+		ow, lw := uint64(w[0]), uint64(w[1])
+		// §1's layout for 4 keys in one bucket.
+		offsets := uint64(128 + 64)
+		lengths := offsets + up(4*ow)
+		keys := lengths + up(4*lw)
+		for _, c := range []struct {
+			name    string
+			keys    []string
+			change  func([]byte) []byte
+			section string
+			off     uint64
+			msg     string
+		}{
+			{"length of key 2 over the longest", goldenKeys, put(int(lengths+2*lw), int(lw), 7),
+				"lengths", lengths + 2*lw, "key 2 is 7 bytes: longer than the longest key (6)"},
+			{"length of key 3 past the key data", goldenKeys, both(put(68, 4, 7), put(int(lengths+3*lw), int(lw), 7)),
+				"lengths", lengths + 3*lw, "key 3 is 7 bytes"},
+			{"key 2 equal to key 1", []string{"", "a", "a", "b"}, func(f []byte) []byte { return f },
+				"keys", keys + 1, "key 2 is not greater than key 1: keys must be strictly ascending"},
+			{"key 1 equal to key 0, both empty", []string{"", "", "a", "b"}, func(f []byte) []byte { return f },
+				"keys", keys, "key 1 is not greater than key 0"},
+			{"key 3 less than key 2", []string{"", "a", "c", "b"}, func(f []byte) []byte { return f },
+				"keys", keys + 2, "key 3 is not greater than key 2"},
+		} {
+			t.Run(fmt.Sprintf("widths %d,%d/%s", ow, lw, c.name), func(t *testing.T) {
+				f := writeFromSpec(c.keys, sipRefKey, 1, 1, w[0], w[1])
+				if f == nil {
+					t.Fatal("writeFromSpec failed")
+				}
+				f = c.change(f)
+				resealSections(t, f)
+				checkVerifyFails(t, f, c.section, int64(c.off), c.msg)
+			})
+		}
+	}
+}
+
+// TestVerifyHoleInEachBucket makes, in each bucket of a file of several
+// buckets that is neither empty nor full, a hole before the bucket's last
+// used slot, and checks that Verify reports the used slot after the hole,
+// in that bucket (format.md §4: a bucket fills from its first slot).
+func TestVerifyHoleInEachBucket(t *testing.T) {
+	f := buildFile(t, manyKeys(40), 0.5) // 10 buckets, none full
+	v, err := index.NewView(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := v.Layout[index.SectionBuckets].Off
+	holes := 0
+	for b := range v.Header.Buckets {
+		n := uint64(0) // the bucket's used slots
+		for n < 8 && le.Uint64(f[base+64*b+8*n:]) != 0 {
+			n++
+		}
+		if n == 0 || n == 8 {
+			continue
+		}
+		holes++
+		// Move the last used slot one further: slot n-1 is now empty.
+		last := int(base + 64*b + 8*(n-1))
+		d := moveEntry(last, last+8, 8)(bytes.Clone(f))
+		resealSections(t, d)
+		checkVerifyFails(t, d, "buckets", int64(last+8), fmt.Sprintf("used slot after an empty slot in bucket %d", b))
+	}
+	if holes < 2 {
+		t.Fatalf("%d buckets neither empty nor full, want several", holes)
+	}
+}
+
+// TestFilterMissingBit clears, one at a time, each bit of the golden
+// file's filter block that a key sets, with the checksum recomputed, and
+// checks that Verify reports the bit, at its byte, and the first key
+// that sets it (format.md §3.1, §10.2), computed here from xxh3FromSpec.
+func TestFilterMissingBit(t *testing.T) {
+	good := readGolden(t)
+	v, err := index.NewView(good, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := v.Layout[index.SectionFilter]
+	setBy := map[uint64]int{} // bit → the first ordinal that sets it
+	for ord, k := range goldenKeys {
+		f := xxh3FromSpec([]byte(k))
+		for j := range 4 {
+			p := f >> (9 * j) & 511
+			if _, ok := setBy[p]; !ok {
+				setBy[p] = ord
+			}
+		}
+	}
+	if len(setBy) != 16 {
+		t.Fatalf("the golden keys set %d distinct bits, format.md §10.2 says 16", len(setBy))
+	}
+	for p, ord := range setBy {
+		at := fe.Off + p/8
+		f := bytes.Clone(good)
+		f[at] &^= 1 << (p % 8)
+		resealSections(t, f)
+		checkVerifyFails(t, f, "filter", int64(at), fmt.Sprintf("bit %d of block 0 is 0, but key %d sets it", p, ord))
+	}
+}
+
+// TestVerifyFilterPieces checks full verification of a filter larger than
+// the 64 MiB Verify rebuilds at once (verifyFilterPiece), so that it
+// rebuilds it in two pieces: a file of a few keys written from format.md's
+// rules with 1.25 × 2^20 filter blocks (80 MiB) verifies, and a bit a key
+// in the second piece sets, cleared, and a bit no key sets there, set, are
+// reported at their byte, block and bit.
+func TestVerifyFilterPieces(t *testing.T) {
+	const per = 64 << 20 / index.FilterBlockSize // blocks Verify rebuilds at once
+	const fb = per + per/4
+	keys := slices.Sorted(slices.Values(manyKeys(64)))
+	f := writeFromSpec(keys, sipRefKey, 32, fb, 4, 1)
+	if f == nil {
+		t.Fatal("writeFromSpec failed")
+	}
+	v, err := index.NewView(f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(); err != nil {
+		t.Fatalf("Verify of the intact file: %v", err)
+	}
+	base := v.Layout[index.SectionFilter].Off
+	// The bits the keys set, as file offsets of their byte and bit number
+	// in the block (format.md §3.1), and the first key that sets each.
+	type bit struct{ block, p uint64 }
+	setBy := map[bit]int{}
+	var inSecond []int // ordinals of keys whose block is in the second piece
+	for ord, k := range keys {
+		h := xxh3FromSpec([]byte(k))
+		block, _ := bits.Mul64(h, fb)
+		for j := range 4 {
+			b := bit{block, h >> (9 * j) & 511}
+			if _, ok := setBy[b]; !ok {
+				setBy[b] = ord
+			}
+		}
+		if block >= per {
+			inSecond = append(inSecond, ord)
+		}
+	}
+	if len(inSecond) == 0 {
+		t.Fatal("no key's block is in the second piece")
+	}
+	// flip flips the bits mask of the byte at, reseals the file, checks
+	// that Verify reports msg at that byte, and restores the file.
+	flip := func(at uint64, mask byte, msg string) {
+		t.Helper()
+		f[at] ^= mask
+		resealSections(t, f)
+		checkVerifyFails(t, f, "filter", int64(at), msg)
+		f[at] ^= mask
+		resealSections(t, f)
+	}
+	ord := inSecond[len(inSecond)-1]
+	h := xxh3FromSpec([]byte(keys[ord]))
+	block, _ := bits.Mul64(h, fb)
+	missing := bit{block, h & 511}
+	flip(base+64*block+missing.p/8, 1<<(missing.p%8),
+		fmt.Sprintf("bit %d of block %d is 0, but key %d sets it", missing.p, block, setBy[missing]))
+	extra := bit{fb - 1, 0}
+	for {
+		if _, ok := setBy[extra]; !ok {
+			break
+		}
+		extra.p++
+	}
+	flip(base+64*extra.block+extra.p/8, 1<<(extra.p%8),
+		fmt.Sprintf("bit %d of block %d is 1, but no key sets it", extra.p, extra.block))
+}
