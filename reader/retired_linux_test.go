@@ -2,7 +2,9 @@ package reader_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -53,5 +55,30 @@ func TestClosedReadersCollected(t *testing.T) {
 	}
 	if maps := mapCount(t); int64(maps) > int64(maps0)+2*step+64 {
 		t.Errorf("after %d Open and Close, the process has %d mappings (%d before)", closes, maps, maps0)
+	}
+}
+
+// TestRetriesEnd checks that the loop that reloads start, which asks for
+// collections while Readers a Handle replaced remain uncollected, ends once
+// none remains (retired.go, retryWhileUnreleased), rather than run, and
+// wake the process every two minutes, for ever.
+func TestRetriesEnd(t *testing.T) {
+	h, _, path := publishedHandle(t)
+	defer h.Close()
+	for i := range 3 {
+		publish(t, path, versionKeys(fmt.Sprint(i)))
+		if err := h.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing holds the replaced Readers: the collections the reloads
+	// started, or these, find them unreachable.
+	deadline := time.Now().Add(60 * time.Second)
+	for reader.RetryingCollections() {
+		if time.Now().After(deadline) {
+			t.Fatal("the retry loop still runs 60 s after the replaced Readers were dropped")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
