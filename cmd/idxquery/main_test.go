@@ -220,8 +220,9 @@ func TestErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{"missing file", []string{filepath.Join(dir, "nonexistent"), "apple"}, "no such file"},
-		{"not a STRU file", []string{wordsFile, "apple"}, "not a STRU index file"},
-		{"empty file", []string{"--info", empty}, "not a STRU index file"},
+		// The magic is the first field (format.md §2): the error is at offset 0.
+		{"not a STRU file", []string{wordsFile, "apple"}, "not a STRU index file: header at offset 0x0: "},
+		{"empty file", []string{"--info", empty}, "not a STRU index file: header at offset 0x0: "},
 		{"directory", []string{"--list", dir}, "not a regular file"},
 		{"truncated", []string{truncated, "apple"}, "corrupt STRU file"},
 		{"damaged header", []string{badHeader, "apple"}, "corrupt STRU file"},
