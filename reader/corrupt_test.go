@@ -1458,3 +1458,56 @@ func TestLongSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefixDamagedKey damages a key in the middle of a prefix's range,
+// its bytes only, so that it no longer begins with the prefix: Prefix,
+// which yields the keys of PrefixRange that begin with the prefix, must
+// skip that key and go on to the ones after it, not stop at it.
+func TestPrefixDamagedKey(t *testing.T) {
+	prefix := []byte("p-")
+	var keys [][]byte
+	for i := range 100 {
+		keys = append(keys, fmt.Appendf(nil, "p-%03d", i))
+	}
+	keys = append(keys, []byte("a"), []byte("z")) // a key below the range, one above
+	good := buildIndex(t, keys, builder.Options{HashKey: &fixedKey})
+	sorted := sortedCopy(keys)
+	first := slices.IndexFunc(sorted, func(k []byte) bool { return bytes.HasPrefix(k, prefix) })
+	for _, tt := range []struct {
+		name   string
+		victim int  // its ordinal among the keys
+		at     int  // the byte of it that is damaged
+		to     byte // what that byte becomes
+	}{
+		{"first byte lower", first + 40, 0, 'o'},
+		{"first byte higher", first + 40, 0, 'q'},
+		{"second byte", first + 60, 1, '+'},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := slices.Clone(good)
+			l := layoutOf(t, data)
+			keyData := data[l[index.SectionKeys].Off : l[index.SectionKeys].Off+l[index.SectionKeys].Size]
+			at := bytes.Index(keyData, sorted[tt.victim])
+			if at < 0 {
+				t.Fatalf("key %q not in the key data", sorted[tt.victim])
+			}
+			keyData[at+tt.at] = tt.to
+			// What Prefix yields: the keys it had, but the damaged one,
+			// which no longer begins with the prefix.
+			var want [][]byte
+			for i, k := range sorted {
+				if i != tt.victim && bytes.HasPrefix(k, prefix) {
+					want = append(want, k)
+				}
+			}
+			for _, nr := range openReaders(t, data) {
+				if s, e := nr.r.PrefixRange(prefix); s > tt.victim || e <= tt.victim+1 {
+					t.Fatalf("%s: PrefixRange(%q) = [%d, %d), not around the damaged key %d and the next: the test cannot tell", nr.how, prefix, s, e, tt.victim)
+				}
+				if got := slices.Collect(nr.r.Prefix(prefix)); !slices.EqualFunc(got, want, bytes.Equal) {
+					t.Errorf("%s: Prefix(%q) yielded %d keys %q, want the %d undamaged ones", nr.how, prefix, len(got), got, len(want))
+				}
+			}
+		})
+	}
+}

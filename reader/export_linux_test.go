@@ -14,3 +14,8 @@ func RetiredMappings() (pending, step int64) {
 // VerifyView is Verify without its Preload, for the test of a file that
 // shrinks after Preload has read it.
 func VerifyView(r *Reader) error { return r.verifyView() }
+
+// RetryingCollections reports whether the loop that asks for collections
+// while Readers a Handle replaced remain uncollected (retryWhileUnreleased)
+// is running.
+func RetryingCollections() bool { return collections.retrying.Load() }

@@ -2,12 +2,17 @@ package reader_test
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stru-index/stru/builder"
+	"github.com/stru-index/stru/index"
 	"github.com/stru-index/stru/reader"
 )
 
@@ -53,5 +58,94 @@ func TestClosedReadersCollected(t *testing.T) {
 	}
 	if maps := mapCount(t); int64(maps) > int64(maps0)+2*step+64 {
 		t.Errorf("after %d Open and Close, the process has %d mappings (%d before)", closes, maps, maps0)
+	}
+}
+
+// TestRetriesEnd checks that the loop that reloads start, which asks for
+// collections while Readers a Handle replaced remain uncollected, ends once
+// none remains (retired.go, retryWhileUnreleased), rather than run, and
+// wake the process every two minutes, for ever.
+func TestRetriesEnd(t *testing.T) {
+	h, _, path := publishedHandle(t)
+	defer h.Close()
+	for i := range 3 {
+		publish(t, path, versionKeys(fmt.Sprint(i)))
+		if err := h.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing holds the replaced Readers: the collections the reloads
+	// started, or these, find them unreachable.
+	deadline := time.Now().Add(60 * time.Second)
+	for reader.RetryingCollections() {
+		if time.Now().After(deadline) {
+			t.Fatal("the retry loop still runs 60 s after the replaced Readers were dropped")
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// vmSize returns the size of the process's address space, VmSize in
+// /proc/self/status.
+func vmSize(t *testing.T) int64 {
+	t.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmSize:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(rest, "%d kB", &kb); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmSize in /proc/self/status")
+	return 0
+}
+
+// TestClosedReaderUnmapped checks that the addresses a closed Reader
+// keeps reserved, as zero pages, are unmapped once it is garbage collected
+// (Close): after 20 Readers of a sparse file of over 2 GiB are closed and
+// collected, the process's address space must not have kept their 40 GiB.
+func TestClosedReaderUnmapped(t *testing.T) {
+	if math.MaxInt == math.MaxInt32 {
+		t.Skip("a 32-bit process cannot map the file")
+	}
+	h := claimedSet(200 << 20)
+	header := make([]byte, index.HeaderSize)
+	h.Encode(header)
+	path := writeTemp(t, "large.stru", header)
+	if err := os.Truncate(path, int64(h.FileSize)); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(h.FileSize)
+	runtime.GC()
+	before := vmSize(t)
+	const n = 20
+	for range n {
+		r, err := reader.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("address space %d MiB, %d MiB more than before the Readers", vmSize(t)>>20, (vmSize(t)-before)>>20)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runtime.GC()
+		grown := vmSize(t) - before
+		if grown < 2*size {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after %d closed Readers of a %d-byte file became unreachable, the address space is still %d bytes larger: their addresses were not unmapped", n, size, grown)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -220,8 +220,9 @@ func TestErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{"missing file", []string{filepath.Join(dir, "nonexistent"), "apple"}, "no such file"},
-		{"not a STRU file", []string{wordsFile, "apple"}, "not a STRU index file"},
-		{"empty file", []string{"--info", empty}, "not a STRU index file"},
+		// The magic is the first field (format.md §2): the error is at offset 0.
+		{"not a STRU file", []string{wordsFile, "apple"}, "not a STRU index file: header at offset 0x0: "},
+		{"empty file", []string{"--info", empty}, "not a STRU index file: header at offset 0x0: "},
 		{"directory", []string{"--list", dir}, "not a regular file"},
 		{"truncated", []string{truncated, "apple"}, "corrupt STRU file"},
 		{"damaged header", []string{badHeader, "apple"}, "corrupt STRU file"},
@@ -474,16 +475,22 @@ func TestInfo(t *testing.T) {
 			if text.Code != 0 {
 				t.Fatalf("--info: exit %d", text.Code)
 			}
+			// Counts name their unit, singular for 1 only ("1 byte", "2 bytes").
+			unit := func(n uint64, word string) string {
+				if n != 1 {
+					word += "s"
+				}
+				return fmt.Sprintf("%d %s", n, word)
+			}
 			for _, want := range []string{
 				fmt.Sprintf("format version: %d\n", info.Version),
 				fmt.Sprintf("keys:           %d\n", info.Keys),
 				fmt.Sprintf("file size:      %d bytes\n", fi.Size()),
 				fmt.Sprintf("load factor:    %.4f\n", info.LoadFactor),
-				fmt.Sprintf("longest probe:  %d bucket", info.LongestProbe),
-				fmt.Sprintf("(%d key", info.SecondBucketKeys),
-				fmt.Sprintf("longest key:    %d byte", info.LongestKey),
+				fmt.Sprintf("longest probe:  %s (%s stored in the second bucket)\n", unit(uint64(info.LongestProbe), "bucket"), unit(info.SecondBucketKeys, "key")),
+				fmt.Sprintf("longest key:    %s\n", unit(uint64(info.LongestKey), "byte")),
 				fmt.Sprintf("offset width:   %d bytes\n", info.OffsetWidth),
-				fmt.Sprintf("length width:   %d byte", info.LengthWidth),
+				fmt.Sprintf("length width:   %s\n", unit(uint64(info.LengthWidth), "byte")),
 				"fingerprint " + hk.Fingerprint() + "\n",
 			} {
 				if !strings.Contains(text.Stdout, want) {
@@ -497,7 +504,7 @@ func TestInfo(t *testing.T) {
 			}
 			wantFilter := "filter:         none\n"
 			if info.FilterBlocks > 0 {
-				wantFilter = fmt.Sprintf("filter:         %d block", info.FilterBlocks)
+				wantFilter = fmt.Sprintf("filter:         %s of 64 bytes, ", unit(info.FilterBlocks, "block"))
 			}
 			if !strings.Contains(text.Stdout, wantFilter) {
 				t.Errorf("--info output lacks %q:\n%s", wantFilter, text.Stdout)
