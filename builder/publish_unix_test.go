@@ -123,24 +123,7 @@ func TestCreateTempName(t *testing.T) {
 // (ext4's 16 TiB) would: Expect's counts need not be right, so the build
 // must still write the index of the keys added, in the same bytes.
 func TestSortedExpectBeyondFileLimit(t *testing.T) {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	const limit = 1 << 30
-	if lim.Cur != unix.RLIM_INFINITY && lim.Cur < limit {
-		t.Skipf("file size limit %d is below %d", lim.Cur, limit)
-	}
-	low := lim
-	low.Cur = limit
-	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &low); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	lowerFileSizeLimit(t, 1<<30)
 
 	keys := [][]byte{[]byte(""), []byte("a"), []byte("b")}
 	opts := Options{HashKey: &testKey}
@@ -179,21 +162,7 @@ func TestSortedExpectBeyondFileLimit(t *testing.T) {
 // finished: the error of that last write, EFBIG, must reach the caller,
 // rather than a run cut short that the merge would find damaged.
 func TestSpillRunBeyondFileLimit(t *testing.T) {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	const limit = 16 << 10
-	low := lim
-	low.Cur = limit
-	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &low); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
-			t.Fatal(err)
-		}
-	}()
+	lowerFileSizeLimit(t, 16<<10)
 	b := mustNew(t, Options{HashKey: &testKey, MemoryBudget: 256 << 10, TempDir: t.TempDir()})
 	defer b.Close()
 	var err error
@@ -207,3 +176,33 @@ func TestSpillRunBeyondFileLimit(t *testing.T) {
 		t.Fatalf("spilling runs beyond the file size limit: %v, want an error wrapping EFBIG", err)
 	}
 }
+
+// lowerFileSizeLimit sets the process's file size limit (RLIMIT_FSIZE) to
+// limit until the test and its cleanups end, when it restores the limit it
+// had. A write past the limit fails with EFBIG (the signal SIGXFSZ, which
+// would end the process, is ignored by Go programs). It skips the test if
+// the limit is already lower.
+func lowerFileSizeLimit(t *testing.T, limit uint64) {
+	t.Helper()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Cur != unix.RLIM_INFINITY && uint64(lim.Cur) < limit {
+		t.Skipf("file size limit %d is below %d", lim.Cur, limit)
+	}
+	low := lim
+	setLimit(&low.Cur, limit)
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &low); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// setLimit sets a field of unix.Rlimit, which is an int64 on FreeBSD and a
+// uint64 elsewhere.
+func setLimit[T int64 | uint64](field *T, v uint64) { *field = T(v) }
