@@ -203,11 +203,7 @@ func TestHeaderLayoutWidths(t *testing.T) {
 			h.Keys = c.keyBytes/uint64(c.longest) + 1
 			h.Buckets = (h.Keys + 7) / 8
 		}
-		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
-		if !ok {
-			t.Fatalf("ComputeLayout for %+v failed", h)
-		}
-		h.FileSize = l.FileSize()
+		h.FileSize = fileSizeOf(t, h)
 		_, err := h.Layout(h.FileSize, "")
 		if (err == nil) != c.ok {
 			t.Errorf("Layout with offset width %d, length width %d, %d key bytes, longest %d: %v, want ok = %v",
@@ -233,11 +229,7 @@ func TestHeaderLayoutWidths(t *testing.T) {
 		ok       bool
 	}{{index.MaxKeyBytes, true}, {index.MaxKeyBytes + 1, false}, {1 << 40, false}} {
 		h := index.Header{Version: index.Version, Keys: 1 << 25, Buckets: 1 << 22, KeyBytes: c.keyBytes, MaxKeyLen: 65535, OffsetWidth: 8, LengthWidth: 2}
-		l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
-		if !ok {
-			t.Fatalf("ComputeLayout for %+v failed", h)
-		}
-		h.FileSize = l.FileSize()
+		h.FileSize = fileSizeOf(t, h)
 		_, err := h.Layout(h.FileSize, "")
 		var fe *index.FormatError
 		if c.ok && err != nil || !c.ok && (!errors.As(err, &fe) || fe.Section != "header" || fe.Off != 40) {
@@ -301,11 +293,7 @@ func TestHeaderLayoutFullTable(t *testing.T) {
 	for _, b := range []uint64{1, 3, 65536, 3 << 16} {
 		for _, extra := range []uint64{0, 1} {
 			h := index.Header{Version: index.Version, Keys: 8*b + extra, Buckets: b, KeyBytes: 8*b + extra, MaxKeyLen: 1, OffsetWidth: 4, LengthWidth: 1}
-			l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
-			if !ok {
-				t.Fatalf("ComputeLayout for %+v failed", h)
-			}
-			h.FileSize = l.FileSize()
+			h.FileSize = fileSizeOf(t, h)
 			_, err := h.Layout(h.FileSize, "")
 			var fe *index.FormatError
 			if extra == 0 && err != nil || extra == 1 && (!errors.As(err, &fe) || fe.Off != 32) {
@@ -329,4 +317,15 @@ func TestHeaderLayoutFullTable(t *testing.T) {
 	if writeFromSpec(append(keys, "i"), sipRefKey, 1, 1, 4, 1) != nil {
 		t.Error("writeFromSpec placed 9 keys in one bucket")
 	}
+}
+
+// fileSizeOf returns the size of the file h describes, without a filter,
+// as ComputeLayout gives it.
+func fileSizeOf(t *testing.T, h index.Header) uint64 {
+	t.Helper()
+	l, ok := index.ComputeLayout(h.Keys, h.Buckets, h.KeyBytes, 0, h.OffsetWidth, h.LengthWidth)
+	if !ok {
+		t.Fatalf("ComputeLayout for %+v failed", h)
+	}
+	return l.FileSize()
 }
