@@ -61,7 +61,7 @@ func TestClosedReadersCollected(t *testing.T) {
 	}
 }
 
-// TestRetriesEnd checks that the loop that reloads start, which asks for
+// TestRetriesEnd checks that the loop a reload starts, which asks for
 // collections while Readers a Handle replaced remain uncollected, ends once
 // none remains (retired.go, retryWhileUnreleased), rather than run, and
 // wake the process every two minutes, for ever.
