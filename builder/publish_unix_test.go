@@ -123,7 +123,7 @@ func TestCreateTempName(t *testing.T) {
 // (ext4's 16 TiB) would: Expect's counts need not be right, so the build
 // must still write the index of the keys added, in the same bytes.
 func TestSortedExpectBeyondFileLimit(t *testing.T) {
-	lowerFileSizeLimit(t, 1<<30)
+	defer lowerFileSizeLimit(t, 1<<30)()
 
 	keys := [][]byte{[]byte(""), []byte("a"), []byte("b")}
 	opts := Options{HashKey: &testKey}
@@ -162,7 +162,7 @@ func TestSortedExpectBeyondFileLimit(t *testing.T) {
 // finished: the error of that last write, EFBIG, must reach the caller,
 // rather than a run cut short that the merge would find damaged.
 func TestSpillRunBeyondFileLimit(t *testing.T) {
-	lowerFileSizeLimit(t, 16<<10)
+	defer lowerFileSizeLimit(t, 16<<10)()
 	b := mustNew(t, Options{HashKey: &testKey, MemoryBudget: 256 << 10, TempDir: t.TempDir()})
 	defer b.Close()
 	var err error
@@ -178,11 +178,14 @@ func TestSpillRunBeyondFileLimit(t *testing.T) {
 }
 
 // lowerFileSizeLimit sets the process's file size limit (RLIMIT_FSIZE) to
-// limit until the test and its cleanups end, when it restores the limit it
-// had. A write past the limit fails with EFBIG (the signal SIGXFSZ, which
-// would end the process, is ignored by Go programs). It skips the test if
-// the limit is already lower.
-func lowerFileSizeLimit(t *testing.T, limit uint64) {
+// limit, and returns the function that restores the limit it had, for the
+// test to defer. A write past the limit fails with EFBIG (the signal
+// SIGXFSZ, which would end the process, is ignored by Go programs). The
+// limit must be restored when the test returns, not in a t.Cleanup: the
+// testing package's own log of the test (go test's -test.testlogfile),
+// written when the test and its cleanups end, may be over the limit. It
+// skips the test if the limit is already lower.
+func lowerFileSizeLimit(t *testing.T, limit uint64) (restore func()) {
 	t.Helper()
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
@@ -196,11 +199,11 @@ func lowerFileSizeLimit(t *testing.T, limit uint64) {
 	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &low); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	return func() {
 		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
 			t.Error(err)
 		}
-	})
+	}
 }
 
 // setLimit sets a field of unix.Rlimit, which is an int64 on FreeBSD and a
