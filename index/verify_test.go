@@ -813,26 +813,39 @@ func TestFilterMissingBit(t *testing.T) {
 		t.Fatal(err)
 	}
 	fe := v.Layout[index.SectionFilter]
-	setBy := map[uint64]int{} // bit → the first ordinal that sets it
-	for ord, k := range goldenKeys {
-		f := xxh3FromSpec([]byte(k))
-		for j := range 4 {
-			p := f >> (9 * j) & 511
-			if _, ok := setBy[p]; !ok {
-				setBy[p] = ord
-			}
-		}
-	}
+	setBy := filterSetBy(goldenKeys, 1)
 	if len(setBy) != 16 {
 		t.Fatalf("the golden keys set %d distinct bits, format.md §10.2 says 16", len(setBy))
 	}
-	for p, ord := range setBy {
-		at := fe.Off + p/8
+	for b, ord := range setBy {
+		at := fe.Off + b.p/8
 		f := bytes.Clone(good)
-		f[at] &^= 1 << (p % 8)
+		f[at] &^= 1 << (b.p % 8)
 		resealSections(t, f)
-		checkVerifyFails(t, f, "filter", int64(at), fmt.Sprintf("bit %d of block 0 is 0, but key %d sets it", p, ord))
+		checkVerifyFails(t, f, "filter", int64(at), fmt.Sprintf("bit %d of block 0 is 0, but key %d sets it", b.p, ord))
 	}
+}
+
+// A filterBit is a bit of a filter: its block, and its number in the
+// block (format.md §3.1).
+type filterBit struct{ block, p uint64 }
+
+// filterSetBy returns the bits that keys set in a filter of fb blocks
+// (format.md §3.1, with xxh3FromSpec), each with the first ordinal that
+// sets it.
+func filterSetBy(keys []string, fb uint64) map[filterBit]int {
+	setBy := map[filterBit]int{}
+	for ord, k := range keys {
+		h := xxh3FromSpec([]byte(k))
+		block, _ := bits.Mul64(h, fb)
+		for j := range 4 {
+			b := filterBit{block, h >> (9 * j) & 511}
+			if _, ok := setBy[b]; !ok {
+				setBy[b] = ord
+			}
+		}
+	}
+	return setBy
 }
 
 // TestVerifyFilterPieces checks full verification of a filter larger than
@@ -857,21 +870,10 @@ func TestVerifyFilterPieces(t *testing.T) {
 		t.Fatalf("Verify of the intact file: %v", err)
 	}
 	base := v.Layout[index.SectionFilter].Off
-	// The bits the keys set, as file offsets of their byte and bit number
-	// in the block (format.md §3.1), and the first key that sets each.
-	type bit struct{ block, p uint64 }
-	setBy := map[bit]int{}
+	setBy := filterSetBy(keys, fb)
 	var inSecond []int // ordinals of keys whose block is in the second piece
 	for ord, k := range keys {
-		h := xxh3FromSpec([]byte(k))
-		block, _ := bits.Mul64(h, fb)
-		for j := range 4 {
-			b := bit{block, h >> (9 * j) & 511}
-			if _, ok := setBy[b]; !ok {
-				setBy[b] = ord
-			}
-		}
-		if block >= per {
+		if block, _ := bits.Mul64(xxh3FromSpec([]byte(k)), fb); block >= per {
 			inSecond = append(inSecond, ord)
 		}
 	}
@@ -891,10 +893,10 @@ func TestVerifyFilterPieces(t *testing.T) {
 	ord := inSecond[len(inSecond)-1]
 	h := xxh3FromSpec([]byte(keys[ord]))
 	block, _ := bits.Mul64(h, fb)
-	missing := bit{block, h & 511}
+	missing := filterBit{block, h & 511}
 	flip(base+64*block+missing.p/8, 1<<(missing.p%8),
 		fmt.Sprintf("bit %d of block %d is 0, but key %d sets it", missing.p, block, setBy[missing]))
-	extra := bit{fb - 1, 0}
+	extra := filterBit{fb - 1, 0}
 	for {
 		if _, ok := setBy[extra]; !ok {
 			break
