@@ -161,9 +161,9 @@ func (h *Handle) switchTo(f *os.File, fi fs.FileInfo) error {
 // is loaded once made readable (a change within the same tick of the file
 // system's clock as the failed load, which may be a second, goes unseen).
 // Meanwhile the current file keeps serving; a change of its status alone
-// does not reload it. On Unix, Watch holds
-// a regular file that failed open until the path changes, so that its
-// inode number cannot pass to a new file that would then look unchanged.
+// does not reload it. On Unix, Watch holds a regular file that failed open
+// until the path changes, so that its inode number cannot pass to a new
+// file that would then look unchanged.
 // Like time.NewTicker, Watch panics if interval is not positive.
 func (h *Handle) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)

@@ -297,9 +297,9 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // of the file's keys; and the header again, in the mapping, which Open
 // read with a read call (a file rewritten in place since may hold
 // another). It returns nil or an error wrapping index.ErrCorrupt that
-// names the section and offset. To check the filter
-// it rebuilds it, 64 MiB of it at most at a time (one pass over the keys
-// per 64 MiB: one up to 89 million keys at the default filter size).
+// names the section and offset. To check the filter it rebuilds it, 64
+// MiB of it at most at a time (one pass over the keys per 64 MiB: one up
+// to 89 million keys at the default filter size).
 // It first reads the file in order with Preload, which on a file not in
 // the page cache takes a fraction of the time of the verification's own
 // reads, and returns Preload's error wrapping ErrFault if the file has
