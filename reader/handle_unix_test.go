@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stru-index/stru/index"
+	"github.com/stru-index/stru/internal/openfiles"
 	"github.com/stru-index/stru/reader"
 	"golang.org/x/sys/unix"
 )
@@ -34,22 +35,6 @@ func watchErrors(t *testing.T, h *reader.Handle) (errs <-chan error, stop func()
 	}
 	t.Cleanup(stop)
 	return ch, stop
-}
-
-// openIn counts the file descriptors of this process open on files in
-// dir, where /proc/self/fd shows them (Linux), or returns -1.
-func openIn(dir string) int {
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	n := 0
-	for _, fd := range fds {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, dir+"/") {
-			n++
-		}
-	}
-	return n
 }
 
 // nextWatchError waits for Watch's next error, which must wrap want.
@@ -156,11 +141,11 @@ func TestHandleWatchFailedInodeReused(t *testing.T) {
 		t.Fatal("the Handle stopped serving version A")
 	}
 	// Watch holds the failed file open until it returns, no longer.
-	if n := openIn(dir); n != -1 && n != 1 {
+	if n := openfiles.In(dir); n != -1 && n != 1 {
 		t.Errorf("%d files in the directory open while Watch holds the failed one, want 1", n)
 	}
 	stop()
-	if n := openIn(dir); n > 0 {
+	if n := openfiles.In(dir); n > 0 {
 		t.Errorf("%d files in the directory still open after Watch returned", n)
 	}
 }
