@@ -13,10 +13,17 @@ import (
 	"testing"
 )
 
-// writeTestRuns writes one run file into s for each key list, which it
-// sorts and rids of duplicates first, as writeRun does.
-func writeTestRuns(t *testing.T, s *spill, lists [][]string) {
+// newTestSpill returns a spill, in a scratch directory of its own, with
+// one run file for each key list, which it sorts and rids of duplicates
+// first, as writeRun does.
+func newTestSpill(t *testing.T, lists [][]string) *spill {
 	t.Helper()
+	d, err := newScratch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.remove() })
+	s := &spill{dir: d}
 	for _, keys := range lists {
 		keys = slices.Compact(slices.Sorted(slices.Values(keys)))
 		w, err := s.newRun()
@@ -34,6 +41,7 @@ func writeTestRuns(t *testing.T, s *spill, lists [][]string) {
 		}
 		s.runs = append(s.runs, r)
 	}
+	return s
 }
 
 // readTestRun returns the keys of one run file, failing the test if they
@@ -110,13 +118,7 @@ func TestReduceRuns(t *testing.T) {
 					want[k] = true
 				}
 			}
-			d, err := newScratch(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.remove()
-			s := &spill{dir: d}
-			writeTestRuns(t, s, lists)
+			s := newTestSpill(t, lists)
 
 			if err := s.reduceRuns(context.Background(), budget); err != nil {
 				t.Fatal(err)
@@ -178,23 +180,17 @@ func TestReduceRunsErrors(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := newScratch(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.remove()
-			s := &spill{dir: d}
-			writeTestRuns(t, s, lists)
+			s := newTestSpill(t, lists)
 			if tc.damage != nil {
 				tc.damage(s)
 			}
 			var before []string
-			if _, err := os.Stat(d.dir); err == nil {
+			if _, err := os.Stat(s.dir.dir); err == nil {
 				before = scratchFiles(t, s)
 			}
 			runs := slices.Clone(s.runs)
 
-			err = s.reduceRuns(tc.ctx(), 2*2*minRunBuffer)
+			err := s.reduceRuns(tc.ctx(), 2*2*minRunBuffer)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("reduceRuns: %v, want %v", err, tc.want)
 			}
