@@ -108,3 +108,63 @@ func TestInMemoryThreshold(t *testing.T) {
 		})
 	}
 }
+
+// TestPartitions cuts tables of one to many blocks under budgets from
+// none to ample and checks the partitions against partitions' doc: one
+// partition when the whole table and 16 bytes per key fit in the budget,
+// or when the table is one block; otherwise consecutive ranges of equal
+// size, the last perhaps shorter, that cover every block, each of as many
+// blocks as fit in the budget, and at least one, at 65 bytes per bucket
+// and 16 per key, the mean number of keys per block plus 5%.
+func TestPartitions(t *testing.T) {
+	rng := newRand(t)
+	for _, c := range []struct {
+		n          uint64
+		loadFactor float64
+	}{
+		{1000, DefaultLoadFactor}, // one block
+		{55000, MinLoadFactor},    // 3 blocks
+		{3_000_000, MaxLoadFactor},
+		{10_000_000, DefaultLoadFactor},
+		{100_000_000, 0.3},
+	} {
+		nb := index.BucketCount(c.n, c.loadFactor)
+		blocks := index.Blocks(nb)
+		whole := int64(16*c.n + nb*(index.BucketSize+1))
+		perBlock := float64(nb/blocks)*(index.BucketSize+1) + float64(c.n)/float64(blocks)*1.05*partRecord
+		budgets := []int64{0, 1, whole - 1, whole, whole + 1, math.MaxInt64}
+		for k := range 2 * blocks {
+			budgets = append(budgets, int64(perBlock*float64(k)), int64(perBlock*float64(k))+1, rng.Int64N(whole))
+		}
+		for _, budget := range budgets {
+			parts := partitions(c.n, nb, budget)
+			what := fmt.Sprintf("%d keys in %d blocks of %d buckets, budget %d: partitions %v", c.n, blocks, nb/blocks, budget, parts)
+			if len(parts) == 0 {
+				t.Fatalf("%s: none", what)
+			}
+			size, next := parts[0].blocks, uint64(0)
+			for i, p := range parts {
+				if p.first != next || p.blocks == 0 || p.blocks > size || i < len(parts)-1 && p.blocks != size {
+					t.Fatalf("%s: partition %d does not follow the one before, or is not of %d blocks", what, i, size)
+				}
+				next += p.blocks
+			}
+			if next != blocks {
+				t.Fatalf("%s: they end at block %d, not %d", what, next, blocks)
+			}
+			if budget >= whole || blocks == 1 {
+				if len(parts) != 1 {
+					t.Fatalf("%s: the whole table fits, want one partition", what)
+				}
+				continue
+			}
+			// Over or under by float rounding is not a failure.
+			if size > 1 && float64(size)*perBlock > float64(budget)*(1+1e-9) {
+				t.Fatalf("%s: %d blocks take %.0f bytes, more than the budget", what, size, float64(size)*perBlock)
+			}
+			if float64(size+1)*perBlock < float64(budget)*(1-1e-9) {
+				t.Fatalf("%s: %d blocks, where %d fit in the budget", what, size, size+1)
+			}
+		}
+	}
+}
