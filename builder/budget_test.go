@@ -168,3 +168,33 @@ func TestPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestScratchRemove checks that removing a scratch directory removes it
+// and its files, and may be done again, and on a nil *scratch.
+func TestScratchRemove(t *testing.T) {
+	var none *scratch
+	if err := none.remove(); err != nil {
+		t.Fatalf("remove on a nil scratch: %v", err)
+	}
+	tmp := t.TempDir()
+	s, err := newScratch(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, what := range []string{"run", "run", "keys"} {
+		f, err := s.create(what)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if names := dirEntries(t, s.dir); len(names) != 3 {
+		t.Fatalf("3 files created, the directory holds %q", names)
+	}
+	for range 2 {
+		if err := s.remove(); err != nil {
+			t.Fatal(err)
+		}
+		checkEmpty(t, tmp, "after remove")
+	}
+}
