@@ -114,10 +114,11 @@ func TestEmptyKeyAfterFullChunk(t *testing.T) {
 
 // TestKeyBufChunkEdges holds keys in arenas of tiny chunks, with lengths
 // drawn to land on a chunk's edges: the empty key, a key as long as a
-// chunk, and a key exactly as long as the space left in the last chunk.
-// Each key's record must lie inside a chunk in use when the key is held,
-// and the keys must come back sorted and distinct, also after the arena
-// is emptied for reuse.
+// chunk, and a key exactly as long as the space left in the last chunk,
+// which must fill that chunk rather than take a new one. Each key's
+// record must lie inside a chunk in use when the key is held, and the
+// keys must come back sorted and distinct, also after the arena is
+// emptied for reuse.
 func TestKeyBufChunkEdges(t *testing.T) {
 	rng := newRand(t)
 	for _, shift := range []uint{3, 4, 6} {
@@ -127,6 +128,7 @@ func TestKeyBufChunkEdges(t *testing.T) {
 			var keys [][]byte
 			for range 2000 {
 				n := rng.IntN(size + 1)
+				fills := false // n is the room left in the last chunk
 				switch rng.IntN(4) {
 				case 0:
 					n = 0
@@ -134,8 +136,10 @@ func TestKeyBufChunkEdges(t *testing.T) {
 					if kb.nchunks > 0 {
 						c := kb.chunks[kb.nchunks-1]
 						n = cap(c) - len(c) // 0 when full
+						fills = n > 0
 					}
 				}
+				inUse := kb.nchunks
 				k := make([]byte, n)
 				for i := range k {
 					k[i] = "ab"[rng.IntN(2)]
@@ -145,6 +149,9 @@ func TestKeyBufChunkEdges(t *testing.T) {
 				r := kb.recs[len(kb.recs)-1]
 				if r.off()>>shift >= uint64(kb.nchunks) || r.off()&uint64(size-1)+r.len() > uint64(size) {
 					t.Fatalf("chunks of %d bytes, round %d: key %d (offset %d, length %d) is outside the %d chunks in use", size, round, len(keys)-1, r.off(), r.len(), kb.nchunks)
+				}
+				if fills && kb.nchunks != inUse {
+					t.Fatalf("chunks of %d bytes, round %d: key %d, as long as the %d bytes left in the last chunk, took a new chunk", size, round, len(keys)-1, n)
 				}
 			}
 			kb.sortKeys()
