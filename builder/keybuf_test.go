@@ -203,3 +203,42 @@ func TestKeyBufChunkGrowth(t *testing.T) {
 		t.Errorf("after release(false), heldBytes() = %d, want 0", kb.heldBytes())
 	}
 }
+
+// TestKeyBufFits holds keys of many lengths, up to the longest, in arenas
+// of two chunk sizes, also after they are emptied for reuse, and checks
+// before each what fits says against the memory the key then takes:
+// whatever the limit when no key is held or when holding it takes no more
+// memory (a chunk with room, or one kept for reuse, and records with
+// room); otherwise not within the memory held before, and within the
+// memory held after.
+func TestKeyBufFits(t *testing.T) {
+	rng := newRand(t)
+	for _, shift := range []uint{16, 18} {
+		kb := keyBuf{chunkShift: shift}
+		for round := range 3 {
+			for i := range 6000 {
+				n := rng.IntN(1000)
+				if rng.IntN(50) == 0 {
+					n = index.MaxKeyLen - rng.IntN(2)
+				}
+				before := kb.heldBytes()
+				was := kb // fits reads the chunks' lengths, which hold changes in place
+				was.chunks = slices.Clone(kb.chunks)
+				kb.hold(make([]byte, n))
+				after := kb.heldBytes()
+				what := fmt.Sprintf("chunks of %d bytes, round %d, key %d of %d bytes, held in %d bytes before, %d after", 1<<shift, round, i, n, before, after)
+				switch {
+				case len(was.recs) == 0 || after == before:
+					if !was.fits(n, 0) {
+						t.Fatalf("%s: fits(%d, 0) = false", what, n)
+					}
+				case was.fits(n, before):
+					t.Fatalf("%s: fits(%d, %d) = true", what, n, before)
+				case !was.fits(n, after):
+					t.Fatalf("%s: fits(%d, %d) = false", what, n, after)
+				}
+			}
+			kb.release(true)
+		}
+	}
+}
