@@ -169,6 +169,34 @@ func TestPartitions(t *testing.T) {
 	}
 }
 
+// TestPlacementBudget checks the budget a streamed build leaves for
+// placing its table: the build's budget less the streamer's own buffers,
+// the readers of the key data and of the lengths (ioBuffer bytes each)
+// and the section writers of the key data, the lengths and the buckets
+// (publishChunk bytes each); none when they take it all.
+func TestPlacementBudget(t *testing.T) {
+	buffers := int64(2*ioBuffer + 3*publishChunk)
+	for _, c := range []struct {
+		budget, want int64
+	}{
+		{1, 0},
+		{buffers - 1, 0},
+		{buffers, 0},
+		{buffers + 1, 1},
+		{0, DefaultMemoryBudget - buffers},
+		{-1, math.MaxInt - buffers},
+	} {
+		set, err := Options{MemoryBudget: c.budget}.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &streamer{set: set}
+		if got := s.placementBudget(); got != c.want {
+			t.Errorf("budget %d: placementBudget() = %d, want %d", c.budget, got, c.want)
+		}
+	}
+}
+
 // TestScratchRemove checks that removing a scratch directory removes it
 // and its files, and may be done again, and on a nil *scratch.
 func TestScratchRemove(t *testing.T) {
