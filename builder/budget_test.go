@@ -1,8 +1,10 @@
 package builder
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/stru-index/stru/index"
@@ -224,5 +226,29 @@ func TestScratchRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkEmpty(t, tmp, "after remove")
+	}
+}
+
+// TestPartFileClose checks that closing a partition file closes and
+// removes it, and may be done again.
+func TestPartFileClose(t *testing.T) {
+	s, err := newScratch(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.remove()
+	f, err := s.create("partition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &partFile{f: f}
+	for range 2 {
+		p.close()
+		if names := dirEntries(t, s.dir); len(names) != 0 {
+			t.Fatalf("after close the directory holds %q", names)
+		}
+	}
+	if _, err := f.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("writing the file after close: %v, want os.ErrClosed", err)
 	}
 }
