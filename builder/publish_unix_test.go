@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -101,13 +102,15 @@ func TestWriteFileOverSymlink(t *testing.T) {
 
 // TestCreateTempName checks the temporary file's name: the pattern's last
 // "*" becomes digits, as with os.CreateTemp, so that an output whose name
-// holds a "*" (possible on unix) still gets ".BASE.tmp-" and digits.
+// holds a "*" (possible on unix) still gets ".BASE.tmp-" and digits;
+// with no "*" the digits go at the end, and a "*" may be the first byte.
 func TestCreateTempName(t *testing.T) {
 	dir := t.TempDir()
 	for pattern, re := range map[string]string{
 		".set.stru.tmp-*": `^\.set\.stru\.tmp-[0-9]+$`,
 		".a*b.stru.tmp-*": `^\.a\*b\.stru\.tmp-[0-9]+$`,
 		"no-star":         `^no-star[0-9]+$`,
+		"*.tmp":           `^[0-9]+\.tmp$`,
 	} {
 		f, err := createTemp(dir, pattern)
 		if err != nil {
@@ -116,6 +119,23 @@ func TestCreateTempName(t *testing.T) {
 		f.Close()
 		if name := filepath.Base(f.Name()); !regexp.MustCompile(re).MatchString(name) {
 			t.Errorf("pattern %q gave %q, want a name matching %s", pattern, name, re)
+		}
+	}
+}
+
+// TestSyncDir checks osFS.SyncDir's errors: none for a directory, the
+// open's for a missing one, and the fsync's for a file that takes none,
+// /dev/null on Linux (EINVAL), not the close's success after it.
+func TestSyncDir(t *testing.T) {
+	if err := (osFS{}).SyncDir(t.TempDir()); err != nil {
+		t.Fatalf("SyncDir of a directory: %v", err)
+	}
+	if err := (osFS{}).SyncDir(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("SyncDir of a missing directory: %v, want an error wrapping os.ErrNotExist", err)
+	}
+	if runtime.GOOS == "linux" {
+		if err := (osFS{}).SyncDir(os.DevNull); !errors.Is(err, unix.EINVAL) {
+			t.Fatalf("SyncDir(%s): %v, want fsync's EINVAL", os.DevNull, err)
 		}
 	}
 }
