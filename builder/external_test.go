@@ -89,7 +89,7 @@ type spillCase struct {
 	budget     int64
 	loadFactor float64
 	runs       bool // must spill more than one run
-	partitions bool // must place more than one partition
+	partitions int  // Stats.Partitions: 0 when the table is placed whole
 	filterBits int  // Options.FilterBitsPerKey
 }
 
@@ -118,21 +118,23 @@ func spillCases(rng *rand.Rand) []spillCase {
 		prefixes = append(prefixes, fmt.Appendf(nil, "a%d", i), fmt.Appendf(nil, "ab%d", i))
 	}
 	return []spillCase{
-		{"runs and partitions, duplicates", withDups, smallBudget, 0.05, true, true, 0},
-		{"partitions of two blocks", withDups, 11 << 20, 0.05, false, true, 0},
-		{"runs, the whole table at once", few, 256 << 10, 0, true, false, 0},
-		{"every key in two runs", twice, smallBudget, 0, true, false, 0},
-		{"long keys", shuffled(long), smallBudget, 0, true, false, 0},
-		{"empty key and prefixes", shuffled(prefixes), smallBudget, 0.5, true, false, 0},
-		{"one key", [][]byte{[]byte("only")}, smallBudget, 0, false, false, 0},
+		{"runs and partitions, duplicates", withDups, smallBudget, 0.05, true, 3, 0},
+		// The keys fit in half the budget, but not with their table:
+		// they go to a run when written.
+		{"one run when written, partitions", withDups, 11 << 20, 0.05, false, 3, 0},
+		{"runs, the whole table at once", few, 256 << 10, 0, true, 0, 0},
+		{"every key in two runs", twice, smallBudget, 0, true, 0, 0},
+		{"long keys", shuffled(long), smallBudget, 0, true, 0, 0},
+		{"empty key and prefixes", shuffled(prefixes), smallBudget, 0.5, true, 0, 0},
+		{"one key", [][]byte{[]byte("only")}, smallBudget, 0, false, 0, 0},
 		// A budget of 1 byte, which even an empty table exceeds: the
 		// build goes through the runs, of which there are none.
-		{"no keys, budget 1", nil, 1, 0, false, false, 0},
-		{"one key, budget 1", [][]byte{[]byte("only")}, 1, 0, false, false, 0},
+		{"no keys, budget 1", nil, 1, 0, false, 0, 0},
+		{"one key, budget 1", [][]byte{[]byte("only")}, 1, 0, false, 0, 0},
 		// 150000 keys at 64 bits make 18750 filter blocks: two pieces of
 		// at most minFilterPiece bytes (16384 blocks), two passes.
-		{"filter in two pieces", shuffled(randomKeys(rng, 150000)), smallBudget, 0, true, false, 64},
-		{"no filter", withDups, smallBudget, 0.05, true, true, -1},
+		{"filter in two pieces", shuffled(randomKeys(rng, 150000)), smallBudget, 0, true, 0, 64},
+		{"no filter", withDups, smallBudget, 0.05, true, 3, -1},
 	}
 }
 
@@ -178,8 +180,8 @@ func TestSpillMatchesInMemory(t *testing.T) {
 			st := b.Stats()
 			sameStats(t, st, wantStats)
 			t.Logf("%d runs, %d partitions", st.Runs, st.Partitions)
-			if c.runs && st.Runs < 2 || c.partitions && st.Partitions < 2 {
-				t.Fatalf("%d runs and %d partitions: the build did not go through temporary files as intended", st.Runs, st.Partitions)
+			if c.runs && st.Runs < 2 || st.Partitions != c.partitions {
+				t.Fatalf("%d runs and %d partitions; want several runs: %v, and %d partitions", st.Runs, st.Partitions, c.runs, c.partitions)
 			}
 			if names := dirEntries(t, outDir); !slices.Equal(names, []string{"set.stru"}) {
 				t.Fatalf("output directory holds %q, want only set.stru", names)
@@ -265,7 +267,7 @@ func seq2(keys [][]byte) func(func([]byte, error) bool) {
 // are the in-memory Builder's, byte for byte.
 func TestSortedMatchesBuilder(t *testing.T) {
 	rng := newRand(t)
-	many := sortedSet(randomKeys(rng, 30000)) // 75000 buckets at load factor 0.05: 2 blocks
+	many := sortedSet(randomKeys(rng, 55000)) // 137500 buckets at load factor 0.05: 3 blocks
 	var repeated [][]byte
 	for i, k := range many[:10000] {
 		repeated = append(repeated, k)
@@ -278,14 +280,18 @@ func TestSortedMatchesBuilder(t *testing.T) {
 		keys       [][]byte
 		budget     int64
 		loadFactor float64
-		partitions bool
+		partitions int // Stats.Partitions: 0 when the table is placed whole
 	}{
-		{"no keys", nil, 0, 0, false},
-		{"the empty key", [][]byte{{}}, 0, 0, false},
-		{"repeated keys", repeated, 0, 0, false},
-		{"partitions", many, smallBudget, 0.05, true},
-		{"default budget", many, 0, 0.05, false},
-		{"repeated keys, small budget", repeated, smallBudget, 0.95, false},
+		{"no keys", nil, 0, 0, 0},
+		{"the empty key", [][]byte{{}}, 0, 0, 0},
+		{"repeated keys", repeated, 0, 0, 0},
+		{"partitions", many, smallBudget, 0.05, 3},
+		// Two blocks fit in what is left of 15 MiB once the streamer's
+		// 8 MiB of buffers are counted (TestPlacementBudget), the whole
+		// table does not: blocks [0, 2), then [2, 3).
+		{"partitions of two blocks", many, 15 << 20, 0.05, 2},
+		{"default budget", many, 0, 0.05, 0},
+		{"repeated keys, small budget", repeated, smallBudget, 0.95, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -322,8 +328,8 @@ func TestSortedMatchesBuilder(t *testing.T) {
 			checkSameFile(t, got, want, "SortedWriter")
 			st := w.Stats()
 			sameStats(t, st, wantStats)
-			if c.partitions && st.Partitions < 2 {
-				t.Fatalf("%d partitions, want several", st.Partitions)
+			if st.Partitions != c.partitions {
+				t.Fatalf("%d partitions, want %d", st.Partitions, c.partitions)
 			}
 			checkEmpty(t, tmp, "after Close")
 			if err := w.Abort(); err != nil {

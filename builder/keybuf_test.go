@@ -114,10 +114,11 @@ func TestEmptyKeyAfterFullChunk(t *testing.T) {
 
 // TestKeyBufChunkEdges holds keys in arenas of tiny chunks, with lengths
 // drawn to land on a chunk's edges: the empty key, a key as long as a
-// chunk, and a key exactly as long as the space left in the last chunk.
-// Each key's record must lie inside a chunk in use when the key is held,
-// and the keys must come back sorted and distinct, also after the arena
-// is emptied for reuse.
+// chunk, and a key exactly as long as the space left in the last chunk,
+// which must fill that chunk rather than take a new one. Each key's
+// record must lie inside a chunk in use when the key is held, and the
+// keys must come back sorted and distinct, also after the arena is
+// emptied for reuse.
 func TestKeyBufChunkEdges(t *testing.T) {
 	rng := newRand(t)
 	for _, shift := range []uint{3, 4, 6} {
@@ -127,6 +128,7 @@ func TestKeyBufChunkEdges(t *testing.T) {
 			var keys [][]byte
 			for range 2000 {
 				n := rng.IntN(size + 1)
+				fills := false // n is the room left in the last chunk
 				switch rng.IntN(4) {
 				case 0:
 					n = 0
@@ -134,8 +136,10 @@ func TestKeyBufChunkEdges(t *testing.T) {
 					if kb.nchunks > 0 {
 						c := kb.chunks[kb.nchunks-1]
 						n = cap(c) - len(c) // 0 when full
+						fills = n > 0
 					}
 				}
+				inUse := kb.nchunks
 				k := make([]byte, n)
 				for i := range k {
 					k[i] = "ab"[rng.IntN(2)]
@@ -145,6 +149,9 @@ func TestKeyBufChunkEdges(t *testing.T) {
 				r := kb.recs[len(kb.recs)-1]
 				if r.off()>>shift >= uint64(kb.nchunks) || r.off()&uint64(size-1)+r.len() > uint64(size) {
 					t.Fatalf("chunks of %d bytes, round %d: key %d (offset %d, length %d) is outside the %d chunks in use", size, round, len(keys)-1, r.off(), r.len(), kb.nchunks)
+				}
+				if fills && kb.nchunks != inUse {
+					t.Fatalf("chunks of %d bytes, round %d: key %d, as long as the %d bytes left in the last chunk, took a new chunk", size, round, len(keys)-1, n)
 				}
 			}
 			kb.sortKeys()
@@ -194,5 +201,44 @@ func TestKeyBufChunkGrowth(t *testing.T) {
 	kb.release(false)
 	if kb.heldBytes() != 0 {
 		t.Errorf("after release(false), heldBytes() = %d, want 0", kb.heldBytes())
+	}
+}
+
+// TestKeyBufFits holds keys of many lengths, up to the longest, in arenas
+// of two chunk sizes, also after they are emptied for reuse, and checks
+// before each what fits says against the memory the key then takes:
+// whatever the limit when no key is held or when holding it takes no more
+// memory (a chunk with room, or one kept for reuse, and records with
+// room); otherwise not within the memory held before, and within the
+// memory held after.
+func TestKeyBufFits(t *testing.T) {
+	rng := newRand(t)
+	for _, shift := range []uint{16, 18} {
+		kb := keyBuf{chunkShift: shift}
+		for round := range 3 {
+			for i := range 6000 {
+				n := rng.IntN(1000)
+				if rng.IntN(50) == 0 {
+					n = index.MaxKeyLen - rng.IntN(2)
+				}
+				before := kb.heldBytes()
+				was := kb // fits reads the chunks' lengths, which hold changes in place
+				was.chunks = slices.Clone(kb.chunks)
+				kb.hold(make([]byte, n))
+				after := kb.heldBytes()
+				what := fmt.Sprintf("chunks of %d bytes, round %d, key %d of %d bytes, held in %d bytes before, %d after", 1<<shift, round, i, n, before, after)
+				switch {
+				case len(was.recs) == 0 || after == before:
+					if !was.fits(n, 0) {
+						t.Fatalf("%s: fits(%d, 0) = false", what, n)
+					}
+				case was.fits(n, before):
+					t.Fatalf("%s: fits(%d, %d) = true", what, n, before)
+				case !was.fits(n, after):
+					t.Fatalf("%s: fits(%d, %d) = false", what, n, after)
+				}
+			}
+			kb.release(true)
+		}
 	}
 }

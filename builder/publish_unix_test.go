@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,13 +102,15 @@ func TestWriteFileOverSymlink(t *testing.T) {
 
 // TestCreateTempName checks the temporary file's name: the pattern's last
 // "*" becomes digits, as with os.CreateTemp, so that an output whose name
-// holds a "*" (possible on unix) still gets ".BASE.tmp-" and digits.
+// holds a "*" (possible on unix) still gets ".BASE.tmp-" and digits;
+// with no "*" the digits go at the end, and a "*" may be the first byte.
 func TestCreateTempName(t *testing.T) {
 	dir := t.TempDir()
 	for pattern, re := range map[string]string{
 		".set.stru.tmp-*": `^\.set\.stru\.tmp-[0-9]+$`,
 		".a*b.stru.tmp-*": `^\.a\*b\.stru\.tmp-[0-9]+$`,
 		"no-star":         `^no-star[0-9]+$`,
+		"*.tmp":           `^[0-9]+\.tmp$`,
 	} {
 		f, err := createTemp(dir, pattern)
 		if err != nil {
@@ -115,6 +119,23 @@ func TestCreateTempName(t *testing.T) {
 		f.Close()
 		if name := filepath.Base(f.Name()); !regexp.MustCompile(re).MatchString(name) {
 			t.Errorf("pattern %q gave %q, want a name matching %s", pattern, name, re)
+		}
+	}
+}
+
+// TestSyncDir checks osFS.SyncDir's errors: none for a directory, the
+// open's for a missing one, and the fsync's for a file that takes none,
+// /dev/null on Linux (EINVAL), not the close's success after it.
+func TestSyncDir(t *testing.T) {
+	if err := (osFS{}).SyncDir(t.TempDir()); err != nil {
+		t.Fatalf("SyncDir of a directory: %v", err)
+	}
+	if err := (osFS{}).SyncDir(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("SyncDir of a missing directory: %v, want an error wrapping os.ErrNotExist", err)
+	}
+	if runtime.GOOS == "linux" {
+		if err := (osFS{}).SyncDir(os.DevNull); !errors.Is(err, unix.EINVAL) {
+			t.Fatalf("SyncDir(%s): %v, want fsync's EINVAL", os.DevNull, err)
 		}
 	}
 }
@@ -224,3 +245,111 @@ func lowerFileSizeLimit(t *testing.T, limit uint64) (restore func()) {
 // setLimit sets a field of unix.Rlimit, which is an int64 on FreeBSD and a
 // uint64 elsewhere.
 func setLimit[T int64 | uint64](field *T, v uint64) { *field = T(v) }
+
+// TestDefaultTempDir checks where a build without Options.TempDir makes
+// its temporary directory: beside the output for WriteFile and
+// SortedWriter, and in the system's temporary directory ($TMPDIR, here a
+// directory of the test's) for WriteTo and for the runs a Builder spills
+// while keys are added, before it knows where it will write. A Builder's
+// runs stay there until Close, a SortedWriter's directory until Close.
+func TestDefaultTempDir(t *testing.T) {
+	root := t.TempDir() // t.TempDir makes its directories in $TMPDIR
+	sys := filepath.Join(root, "tmp")
+	if err := os.Mkdir(sys, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", sys)
+	newOutDir := func(t *testing.T) string {
+		d, err := os.MkdirTemp(root, "out-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	keys := make([][]byte, 20000)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "key %06d", i)
+	}
+	// At the lowest load factor the table of these keys takes more than
+	// the budget left once they are held: written through a run, not
+	// spilled while added.
+	opts := Options{HashKey: &testKey, LoadFactor: MinLoadFactor, MemoryBudget: 2 << 20}
+	want, _ := inMemory(t, keys, opts)
+	isTemp := func(names []string) bool { return len(names) == 1 && strings.HasPrefix(names[0], ".stru-tmp-") }
+	for _, c := range []struct {
+		name   string
+		budget int64
+		write  func(b *Builder, path string) ([]byte, error)
+		inOut  bool // the directory is beside the output
+	}{
+		{"WriteFile", opts.MemoryBudget, func(b *Builder, path string) ([]byte, error) {
+			if err := b.WriteFile(path); err != nil {
+				return nil, err
+			}
+			return os.ReadFile(path)
+		}, true},
+		{"WriteTo", opts.MemoryBudget, func(b *Builder, _ string) ([]byte, error) {
+			var buf bytes.Buffer
+			_, err := b.WriteTo(&buf)
+			return buf.Bytes(), err
+		}, false},
+		{"WriteFile after spilling while adding", smallBudget, func(b *Builder, path string) ([]byte, error) {
+			if b.spill == nil || !isTemp(dirEntries(t, sys)) {
+				return nil, fmt.Errorf("no runs spilled in $TMPDIR while keys were added; it holds %q", dirEntries(t, sys))
+			}
+			if err := b.WriteFile(path); err != nil {
+				return nil, err
+			}
+			return os.ReadFile(path)
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			outDir := newOutDir(t)
+			path := filepath.Join(outDir, "set.stru")
+			o := opts
+			o.MemoryBudget = c.budget
+			b := mustNew(t, o)
+			for _, k := range keys {
+				if err := b.Add(k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.budget == opts.MemoryBudget && b.spill != nil {
+				t.Fatal("the keys were spilled while added")
+			}
+			got, err := c.write(b, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSameFile(t, got, want, c.name)
+			if b.Stats().Runs == 0 {
+				t.Fatal("the build wrote no run")
+			}
+			inOut, inSys := dirEntries(t, outDir), dirEntries(t, sys)
+			if c.name != "WriteTo" {
+				inOut = slices.DeleteFunc(inOut, func(n string) bool { return n == "set.stru" })
+			}
+			if c.inOut && (!isTemp(inOut) || len(inSys) != 0) || !c.inOut && (len(inOut) != 0 || !isTemp(inSys)) {
+				t.Fatalf("beside the output: %q; in $TMPDIR: %q; want the runs' directory in %s", inOut, inSys, map[bool]string{true: "the output's", false: "$TMPDIR"}[c.inOut])
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			checkEmpty(t, sys, "$TMPDIR after Close")
+			if names := dirEntries(t, outDir); len(names) > 1 {
+				t.Fatalf("after Close, beside the output: %q", names)
+			}
+		})
+	}
+	t.Run("SortedWriter", func(t *testing.T) {
+		outDir := newOutDir(t)
+		w, err := NewSortedWriter(context.Background(), filepath.Join(outDir, "set.stru"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Abort()
+		if inOut, inSys := dirEntries(t, outDir), dirEntries(t, sys); !isTemp(inOut) || len(inSys) != 0 {
+			t.Fatalf("beside the output: %q; in $TMPDIR: %q; want the temporary directory beside the output", inOut, inSys)
+		}
+	})
+}
