@@ -24,11 +24,16 @@ const (
 	minRunBuffer   = 128 << 10
 	maxRunBuffer   = 1 << 20
 	maxFanIn       = 64      // runs merged at once
-	maxPartFiles   = 128     // partition files written at once
 	recordSize     = 16      // bytes of memory per key held by a Builder beyond its bytes
 	partRecord     = 16      // bytes of a partition file record: hash and location
 	minFilterPiece = 1 << 20 // fewest bytes of the filter a streamed build makes in one pass over the keys
 )
+
+// maxPartFiles is how many partition files a streamed build writes at
+// once, in one pass over the keys (partition.go). It is a variable so
+// that tests can reach the passes of more than one group without a table
+// of more than 128 blocks.
+var maxPartFiles = 128
 
 // bufferFor returns the size of a buffer for reading or writing size
 // bytes in sequence: size, within [16, most]. (16 is the smallest buffer

@@ -281,20 +281,29 @@ func TestSortedMatchesBuilder(t *testing.T) {
 		budget     int64
 		loadFactor float64
 		partitions int // Stats.Partitions: 0 when the table is placed whole
+		partFiles  int // maxPartFiles for the build, if not 0
 	}{
-		{"no keys", nil, 0, 0, 0},
-		{"the empty key", [][]byte{{}}, 0, 0, 0},
-		{"repeated keys", repeated, 0, 0, 0},
-		{"partitions", many, smallBudget, 0.05, 3},
+		{"no keys", nil, 0, 0, 0, 0},
+		{"the empty key", [][]byte{{}}, 0, 0, 0, 0},
+		{"repeated keys", repeated, 0, 0, 0, 0},
+		{"partitions", many, smallBudget, 0.05, 3, 0},
+		// The partition files written in two passes over the keys,
+		// two then one, and in three passes.
+		{"partitions, two groups", many, smallBudget, 0.05, 3, 2},
+		{"partitions, a group each", many, smallBudget, 0.05, 3, 1},
 		// Two blocks fit in what is left of 15 MiB once the streamer's
 		// 8 MiB of buffers are counted (TestPlacementBudget), the whole
 		// table does not: blocks [0, 2), then [2, 3).
-		{"partitions of two blocks", many, 15 << 20, 0.05, 2},
-		{"default budget", many, 0, 0.05, 0},
-		{"repeated keys, small budget", repeated, smallBudget, 0.95, 0},
+		{"partitions of two blocks", many, 15 << 20, 0.05, 2, 0},
+		{"default budget", many, 0, 0.05, 0, 0},
+		{"repeated keys, small budget", repeated, smallBudget, 0.95, 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.partFiles != 0 {
+				defer func(n int) { maxPartFiles = n }(maxPartFiles)
+				maxPartFiles = c.partFiles
+			}
 			opts := Options{HashKey: &testKey, LoadFactor: c.loadFactor}
 			want, wantStats := inMemory(t, c.keys, opts)
 			tmp, outDir := t.TempDir(), t.TempDir()
