@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stru-index/stru/builder"
 	"github.com/stru-index/stru/cmd/internal/clitest"
 	"github.com/stru-index/stru/index"
 	"github.com/stru-index/stru/reader"
@@ -298,6 +299,37 @@ func TestLoadFactor(t *testing.T) {
 	}
 	if !(sizes["0.05"] > sizes["0.5"] && sizes["0.5"] > sizes["0.95"]) {
 		t.Errorf("file sizes by load factor = %v, want decreasing", sizes)
+	}
+}
+
+// TestFilterBits checks that --filter-bits sizes the file's filter, and
+// that 0 leaves it out.
+func TestFilterBits(t *testing.T) {
+	dir := t.TempDir()
+	n := uint64(len(words(t)))
+	for _, tc := range []struct {
+		flags []string
+		bits  uint64
+	}{
+		{nil, builder.DefaultFilterBitsPerKey},
+		{[]string{"--filter-bits", "0"}, 0},
+		{[]string{"--filter-bits", "1"}, 1},
+		{[]string{"--filter-bits", "64"}, builder.MaxFilterBitsPerKey},
+	} {
+		out := filepath.Join(dir, fmt.Sprintf("%d.stru", tc.bits))
+		res := clitest.Run(t, nil, idxbuild, append(tc.flags, "-q", "-o", out, wordsFile)...)
+		if res.Code != 0 {
+			t.Fatalf("%q: exit %d:\n%s", tc.flags, res.Code, res.Stderr)
+		}
+		r, err := reader.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := r.Header()
+		r.Close()
+		if want := index.FilterBlocks(n, tc.bits); h.FilterBlocks != want {
+			t.Errorf("%q: %d filter blocks, want %d (%d bits a key)", tc.flags, h.FilterBlocks, want, tc.bits)
+		}
 	}
 }
 
