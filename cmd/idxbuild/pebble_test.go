@@ -193,8 +193,14 @@ func TestPebbleCheckpoint(t *testing.T) {
 	if res.Code != exitOK {
 		t.Fatalf("exit status %d: %s", res.Code, res.Stderr)
 	}
-	clitest.OneLineError(t, res.Stderr, "idxbuild: wrote "+out+": ") // the summary
 	want := set(keys[1:2000]...)
+	fi, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, dups, size, _ := parseSummary(t, res.Stderr, out); n != int64(len(want)) || dups != 0 || size != fi.Size() {
+		t.Errorf("summary says %d keys, %d duplicates, %d bytes; want %d, 0, %d", n, dups, size, len(want), fi.Size())
+	}
 	if got := readIndex(t, out); !slices.Equal(got, want) {
 		t.Errorf("index of %d keys, want the %d keys of the checkpoint", len(got), len(want))
 	}
