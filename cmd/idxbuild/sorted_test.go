@@ -208,7 +208,7 @@ func TestLargeInputUsage(t *testing.T) {
 		code    int
 		wantMsg string
 	}{
-		{[]string{"--mem", "lots"}, 2, "--mem"},
+		{[]string{"--mem", "lots"}, 2, `--mem "lots" is not a size`},
 		{[]string{"--mem", "0"}, 2, "--mem"},
 		{[]string{"--mem", "-5MiB"}, 2, "--mem"},
 		{[]string{"--mem", "1KiB"}, 2, "64KiB"},
@@ -268,6 +268,8 @@ func TestParseSize(t *testing.T) {
 		{"NaN", 0},
 		{"Inf", 0},
 		{"12 XB", 0},
+		{"1GBMiB", 0},        // one unit at most
+		{"8589934592GiB", 0}, // 2^63 bytes, one more than math.MaxInt64
 		{"10000000000GiB", 0},
 	}
 	for _, c := range cases {
