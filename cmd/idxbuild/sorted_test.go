@@ -155,6 +155,10 @@ func TestSortedOutOfOrder(t *testing.T) {
 		// As LC_ALL=C sort orders them: "a\tb\r" < "a\r", as "\t" < "\r".
 		{"CRLF lines sorted with their CR", []string{"a\tb\r\na\r\n"}, "", false, "f0:2", true},
 		{"a control byte after a prefix, LF lines", []string{"a\tb\na\n"}, "", false, "f0:2", false},
+		// sort(1) puts "a\r" before "a\rx\r": these lines were not
+		// sorted with their CR.
+		{"a CR after a prefix, CRLF lines", []string{"a\rx\r\na\r\n"}, "", false, "f0:2", false},
+		{"a control byte after a key not a prefix, CRLF lines", []string{"b\tx\r\na\r\n"}, "", false, "f0:2", false},
 		{"the second file starts too low", []string{"a\nm\n", "n\nz\n", "b\n"}, "", false, "f2:1", false},
 		{"NUL-delimited records", []string{"a\x00c\x00b\x00"}, "", true, "f0:3", false},
 		{"standard input", nil, "x\ny\nz\nw\n", false, "<stdin>:4", false},
@@ -195,6 +199,23 @@ func TestSortedOutOfOrder(t *testing.T) {
 				t.Errorf("--tmp-dir holds %q", names)
 			}
 		})
+	}
+}
+
+// TestSortedOutOfOrderLongKeys checks how the error of --sorted input
+// out of order quotes its keys: whole up to 64 bytes, a longer one cut
+// to its first 64 and "...".
+func TestSortedOutOfOrderLongKeys(t *testing.T) {
+	long, short := strings.Repeat("b", 65), strings.Repeat("a", 64)
+	in := writeFile(t, t.TempDir(), "keys", long+"\n"+short+"\n")
+	out := filepath.Join(t.TempDir(), "out.stru")
+	res := clitest.Run(t, nil, idxbuild, "--sorted", "-o", out, in)
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", res.Code, res.Stderr)
+	}
+	line := clitest.OneLineError(t, res.Stderr, "idxbuild: ")
+	if want := fmt.Sprintf("%q sorts before %q..., the line before it", short, long[:64]); !strings.Contains(line, want) {
+		t.Errorf("error %q does not say %q", line, want)
 	}
 }
 
