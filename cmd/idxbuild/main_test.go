@@ -423,6 +423,9 @@ func TestFailure(t *testing.T) {
 		{name: "key far too long on stdin", stdin: "a\n" + strings.Repeat("y", 3<<20), wantMsg: "<stdin>:2: key is at least"},
 		{name: "missing input", files: []string{"a\n", "MISSING"}, wantMsg: "no such file"},
 		{name: "input is a directory", files: []string{"DIR"}, wantMsg: "is a directory"},
+		// --sorted first counts the keys of the FILEs that are regular
+		// files, and leaves the error of a missing one to the reading.
+		{name: "missing first input, --sorted", flags: []string{"--sorted"}, files: []string{"MISSING", "a\n"}, wantMsg: "no such file"},
 	}
 	for _, tt := range tests {
 		for _, existing := range []bool{false, true} {

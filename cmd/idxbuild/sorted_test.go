@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -199,6 +200,24 @@ func TestSortedOutOfOrder(t *testing.T) {
 				t.Errorf("--tmp-dir holds %q", names)
 			}
 		})
+	}
+}
+
+// TestSortedPipeArgument gives --sorted a FILE that can be read only
+// once, as /dev/stdin or a shell's <(sort keys) does: idxbuild must not
+// count its keys first, which would leave none to index.
+func TestSortedPipeArgument(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no /dev/stdin")
+	}
+	keys := []string{"a", "b", "c"}
+	out := filepath.Join(t.TempDir(), "out.stru")
+	res := clitest.Run(t, strings.NewReader(strings.Join(keys, "\n")), idxbuild, "--sorted", "-o", out, "/dev/stdin")
+	if res.Code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", res.Code, res.Stderr)
+	}
+	if got := readIndex(t, out); !slices.Equal(got, keys) {
+		t.Errorf("keys = %q, want %q", got, keys)
 	}
 }
 
