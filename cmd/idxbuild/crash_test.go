@@ -66,7 +66,7 @@ type crashFixture struct {
 	// in neither.
 
 	duration time.Duration // of a complete build, from start to exit
-	tmpAt    time.Duration // when its temporary file was first seen
+	tmpAt    time.Duration // when its temporary file was first seen holding data (writing)
 	tmpFor   time.Duration // how long it was seen
 }
 
@@ -113,7 +113,7 @@ func newCrashFixture(t *testing.T) *crashFixture {
 				return
 			default:
 			}
-			exists := len(f.temps(t)) > 0
+			exists := f.writing(t)
 			switch {
 			case exists && times[0] == 0:
 				times[0] = time.Since(start)
@@ -248,6 +248,21 @@ func (f *crashFixture) temps(t *testing.T) []string {
 	return temps
 }
 
+// writing reports whether a build is writing its temporary file next to
+// OUT: one of the temporary files holds data. The file that
+// builder.CheckDestination creates and removes at once, before any key is
+// read, to learn that the directory takes new files, has the same kind of
+// name but stays empty; taken for the build's, it would time the signals
+// meant for the writing to land while the keys are read.
+func (f *crashFixture) writing(t *testing.T) bool {
+	for _, name := range f.temps(t) {
+		if fi, err := os.Stat(filepath.Join(f.dir, name)); err == nil && fi.Size() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // restore makes OUT the old index again, through a rename so that it is
 // never partial either, and removes any temporary files.
 func (f *crashFixture) restore(t *testing.T) {
@@ -297,7 +312,7 @@ func (f *crashFixture) delays(n int, rng *rand.Rand) []delay {
 
 // A crashRun is the outcome of one build sent a signal.
 type crashRun struct {
-	tmpBefore bool // a temporary file existed when the signal was sent
+	tmpBefore bool // the build was writing its temporary file when the signal was sent
 	state     *os.ProcessState
 	stderr    string
 	exited    time.Duration // from the signal to the exit
@@ -321,7 +336,7 @@ func (f *crashFixture) runAndSignal(t *testing.T, d delay, sig syscall.Signal) c
 	var run crashRun
 	exited := false
 	if d.afterTemp {
-		for !exited && len(f.temps(t)) == 0 {
+		for !exited && !f.writing(t) {
 			select {
 			case err = <-done:
 				exited = true
@@ -333,7 +348,7 @@ func (f *crashFixture) runAndSignal(t *testing.T, d delay, sig syscall.Signal) c
 		select {
 		case err = <-done:
 		case <-time.After(d.delay):
-			run.tmpBefore = len(f.temps(t)) > 0
+			run.tmpBefore = f.writing(t)
 			sent := time.Now()
 			if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stru-index/stru/builder"
 	"github.com/stru-index/stru/cmd/internal/clitest"
 	"github.com/stru-index/stru/index"
 	"github.com/stru-index/stru/reader"
@@ -301,6 +302,37 @@ func TestLoadFactor(t *testing.T) {
 	}
 }
 
+// TestFilterBits checks that --filter-bits sizes the file's filter, and
+// that 0 leaves it out.
+func TestFilterBits(t *testing.T) {
+	dir := t.TempDir()
+	n := uint64(len(words(t)))
+	for _, tc := range []struct {
+		flags []string
+		bits  uint64
+	}{
+		{nil, builder.DefaultFilterBitsPerKey},
+		{[]string{"--filter-bits", "0"}, 0},
+		{[]string{"--filter-bits", "1"}, 1},
+		{[]string{"--filter-bits", "64"}, builder.MaxFilterBitsPerKey},
+	} {
+		out := filepath.Join(dir, fmt.Sprintf("%d.stru", tc.bits))
+		res := clitest.Run(t, nil, idxbuild, append(tc.flags, "-q", "-o", out, wordsFile)...)
+		if res.Code != 0 {
+			t.Fatalf("%q: exit %d:\n%s", tc.flags, res.Code, res.Stderr)
+		}
+		r, err := reader.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := r.Header()
+		r.Close()
+		if want := index.FilterBlocks(n, tc.bits); h.FilterBlocks != want {
+			t.Errorf("%q: %d filter blocks, want %d (%d bits a key)", tc.flags, h.FilterBlocks, want, tc.bits)
+		}
+	}
+}
+
 // TestUsageErrors checks that a bad command line exits 2 with one line on
 // standard error and writes nothing.
 func TestUsageErrors(t *testing.T) {
@@ -391,6 +423,9 @@ func TestFailure(t *testing.T) {
 		{name: "key far too long on stdin", stdin: "a\n" + strings.Repeat("y", 3<<20), wantMsg: "<stdin>:2: key is at least"},
 		{name: "missing input", files: []string{"a\n", "MISSING"}, wantMsg: "no such file"},
 		{name: "input is a directory", files: []string{"DIR"}, wantMsg: "is a directory"},
+		// --sorted first counts the keys of the FILEs that are regular
+		// files, and leaves the error of a missing one to the reading.
+		{name: "missing first input, --sorted", flags: []string{"--sorted"}, files: []string{"MISSING", "a\n"}, wantMsg: "no such file"},
 	}
 	for _, tt := range tests {
 		for _, existing := range []bool{false, true} {

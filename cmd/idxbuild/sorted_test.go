@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -155,6 +156,10 @@ func TestSortedOutOfOrder(t *testing.T) {
 		// As LC_ALL=C sort orders them: "a\tb\r" < "a\r", as "\t" < "\r".
 		{"CRLF lines sorted with their CR", []string{"a\tb\r\na\r\n"}, "", false, "f0:2", true},
 		{"a control byte after a prefix, LF lines", []string{"a\tb\na\n"}, "", false, "f0:2", false},
+		// sort(1) puts "a\r" before "a\rx\r": these lines were not
+		// sorted with their CR.
+		{"a CR after a prefix, CRLF lines", []string{"a\rx\r\na\r\n"}, "", false, "f0:2", false},
+		{"a control byte after a key not a prefix, CRLF lines", []string{"b\tx\r\na\r\n"}, "", false, "f0:2", false},
 		{"the second file starts too low", []string{"a\nm\n", "n\nz\n", "b\n"}, "", false, "f2:1", false},
 		{"NUL-delimited records", []string{"a\x00c\x00b\x00"}, "", true, "f0:3", false},
 		{"standard input", nil, "x\ny\nz\nw\n", false, "<stdin>:4", false},
@@ -198,6 +203,41 @@ func TestSortedOutOfOrder(t *testing.T) {
 	}
 }
 
+// TestSortedPipeArgument gives --sorted a FILE that can be read only
+// once, as /dev/stdin or a shell's <(sort keys) does: idxbuild must not
+// count its keys first, which would leave none to index.
+func TestSortedPipeArgument(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no /dev/stdin")
+	}
+	keys := []string{"a", "b", "c"}
+	out := filepath.Join(t.TempDir(), "out.stru")
+	res := clitest.Run(t, strings.NewReader(strings.Join(keys, "\n")), idxbuild, "--sorted", "-o", out, "/dev/stdin")
+	if res.Code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", res.Code, res.Stderr)
+	}
+	if got := readIndex(t, out); !slices.Equal(got, keys) {
+		t.Errorf("keys = %q, want %q", got, keys)
+	}
+}
+
+// TestSortedOutOfOrderLongKeys checks how the error of --sorted input
+// out of order quotes its keys: whole up to 64 bytes, a longer one cut
+// to its first 64 and "...".
+func TestSortedOutOfOrderLongKeys(t *testing.T) {
+	long, short := strings.Repeat("b", 65), strings.Repeat("a", 64)
+	in := writeFile(t, t.TempDir(), "keys", long+"\n"+short+"\n")
+	out := filepath.Join(t.TempDir(), "out.stru")
+	res := clitest.Run(t, nil, idxbuild, "--sorted", "-o", out, in)
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", res.Code, res.Stderr)
+	}
+	line := clitest.OneLineError(t, res.Stderr, "idxbuild: ")
+	if want := fmt.Sprintf("%q sorts before %q..., the line before it", short, long[:64]); !strings.Contains(line, want) {
+		t.Errorf("error %q does not say %q", line, want)
+	}
+}
+
 // TestLargeInputUsage checks the command-line errors of --mem, --tmp-dir
 // and --sorted.
 func TestLargeInputUsage(t *testing.T) {
@@ -208,7 +248,7 @@ func TestLargeInputUsage(t *testing.T) {
 		code    int
 		wantMsg string
 	}{
-		{[]string{"--mem", "lots"}, 2, "--mem"},
+		{[]string{"--mem", "lots"}, 2, `--mem "lots" is not a size`},
 		{[]string{"--mem", "0"}, 2, "--mem"},
 		{[]string{"--mem", "-5MiB"}, 2, "--mem"},
 		{[]string{"--mem", "1KiB"}, 2, "64KiB"},
@@ -268,6 +308,8 @@ func TestParseSize(t *testing.T) {
 		{"NaN", 0},
 		{"Inf", 0},
 		{"12 XB", 0},
+		{"1GBMiB", 0},        // one unit at most
+		{"8589934592GiB", 0}, // 2^63 bytes, one more than math.MaxInt64
 		{"10000000000GiB", 0},
 	}
 	for _, c := range cases {

@@ -75,6 +75,8 @@ func TestMisplacedFlag(t *testing.T) {
 		{[]string{"a.txt", "--mem=1GiB", "b.txt"}, "flag --mem=1GiB after the first FILE: flags go before the FILE arguments"},
 		{[]string{"-o", "x", "a.txt", "-h"}, "flag -h after the first FILE: flags go before the FILE arguments"},
 		{[]string{"-o", "x", "a.txt", "-o", "y"}, "flag -o after the first FILE: flags go before the FILE arguments"},
+		// -q is the existing file, but --sorted after it is a flag.
+		{[]string{"-o", "x", "a.txt", "-q", "--sorted"}, "flag --sorted after the first FILE: flags go before the FILE arguments"},
 		{[]string{"-o", "x", "a.txt", "-q"}, ""},             // the file -q exists
 		{[]string{"-o", "x", "a.txt", "--no-such-flag"}, ""}, // not a flag: a missing file, as any
 		{[]string{"-o", "x", "--", "--sorted"}, ""},          // after --, only files
