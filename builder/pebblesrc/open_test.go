@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/stru-index/stru/builder"
 )
@@ -279,4 +280,46 @@ func TestOpenReadOnlyChangesNothing(t *testing.T) {
 		t.Errorf("built %d keys, want %d", stats.Keys, len(keys))
 	}
 	checkIndex(t, out, keys, map[string]bool{"key": true, "key5000": true}, Options{})
+}
+
+// TestOpenReadOnlyOptions checks that OpenReadOnly opens with the options
+// it is given, here a database in memory, which only their FS reaches,
+// and leaves them as they were.
+func TestOpenReadOnlyOptions(t *testing.T) {
+	mem := vfs.NewMem()
+	rw, err := pebble.Open("db", &pebble.Options{FS: mem, Logger: errorsOnlyLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := model{}
+	for i := range 100 {
+		k := fmt.Sprintf("key%03d", i)
+		if err := rw.Set([]byte(k), nil, pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = true
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := &pebble.Options{FS: mem}
+	db, err := OpenReadOnly("db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := model{}
+	for k, err := range Keys(db, Options{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[string(k)] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("the database in memory holds %d keys, want %d", len(got), len(want))
+	}
+	if opts.ReadOnly || opts.Logger != nil || opts.EventListener != nil {
+		t.Errorf("OpenReadOnly changed the options it was given: ReadOnly %v, Logger %v, EventListener %v", opts.ReadOnly, opts.Logger, opts.EventListener)
+	}
 }

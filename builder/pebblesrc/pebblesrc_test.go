@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -606,5 +607,20 @@ func TestKeysOutOfOrder(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"c"}) {
 		t.Errorf("keys before the error: %q, want [c]", got)
+	}
+}
+
+// TestQuote checks that messages quote a key whole up to 64 bytes and
+// its first 64 bytes, then "...", past that.
+func TestQuote(t *testing.T) {
+	for _, n := range []int{0, 1, 63, 64, 65, 1000} {
+		key := bytes.Repeat([]byte{'k'}, n)
+		want := strconv.Quote(string(key))
+		if n > 64 {
+			want = strconv.Quote(string(key[:64])) + "..."
+		}
+		if got := quote(key); got != want {
+			t.Errorf("quote of %d bytes: %s, want %s", n, got, want)
+		}
 	}
 }
