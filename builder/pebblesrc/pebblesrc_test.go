@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -519,7 +520,10 @@ func checkNoOutput(t *testing.T, dir string) {
 }
 
 // TestBuildDamagedTable builds from a checkpoint whose sstable has a
-// damaged data block: the iterator's error fails the build.
+// damaged data block: the iterator's error fails the build, and the
+// process lives on, whatever the options given to OpenReadOnly: none, an
+// EventListener without a DataCorruption handler (Pebble's own would end
+// the process), or one with a handler, which is called.
 func TestBuildDamagedTable(t *testing.T) {
 	dir := t.TempDir()
 	dbDir, ckDir := filepath.Join(dir, "db"), filepath.Join(dir, "checkpoint")
@@ -552,18 +556,37 @@ func TestBuildDamagedTable(t *testing.T) {
 	if err := os.WriteFile(tables[0], data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := OpenReadOnly(ckDir, nil)
-	if err != nil {
-		t.Fatal(err)
+	var reported atomic.Int64
+	for _, tc := range []struct {
+		name         string
+		opts         *pebble.Options
+		wantReported bool
+	}{
+		{"no options", nil, false},
+		{"listener without a corruption handler", &pebble.Options{EventListener: &pebble.EventListener{}}, false},
+		{"corruption handler", &pebble.Options{EventListener: &pebble.EventListener{
+			DataCorruption: func(pebble.DataCorruptionInfo) { reported.Add(1) },
+		}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reported.Store(0)
+			ck, err := OpenReadOnly(ckDir, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ck.Close()
+			outDir := t.TempDir()
+			_, err = Build(context.Background(), ck, filepath.Join(outDir, "out.stru"), Options{}, builder.Options{})
+			if err == nil || !strings.Contains(err.Error(), "pebblesrc: reading keys") {
+				t.Fatalf("Build from a damaged table: %v, want an error reading keys", err)
+			}
+			t.Log(err)
+			checkNoOutput(t, outDir)
+			if got := reported.Load() > 0; got != tc.wantReported {
+				t.Errorf("the given corruption handler called %d times, want it called: %v", reported.Load(), tc.wantReported)
+			}
+		})
 	}
-	defer ck.Close()
-	out := filepath.Join(dir, "out.stru")
-	_, err = Build(context.Background(), ck, out, Options{}, builder.Options{})
-	if err == nil || !strings.Contains(err.Error(), "pebblesrc: reading keys") {
-		t.Fatalf("Build from a damaged table: %v, want an error reading keys", err)
-	}
-	t.Log(err)
-	checkNoOutput(t, dir)
 }
 
 // TestKeysOutOfOrder reads a database ordered by a comparer other than
