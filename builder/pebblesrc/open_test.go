@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -284,7 +285,8 @@ func TestOpenReadOnlyChangesNothing(t *testing.T) {
 
 // TestOpenReadOnlyOptions checks that OpenReadOnly opens with the options
 // it is given, here a database in memory, which only their FS reaches,
-// and leaves them as they were.
+// and a Logger, which gets Pebble's messages of replaying the database's
+// write-ahead log; and that it leaves them as they were.
 func TestOpenReadOnlyOptions(t *testing.T) {
 	mem := vfs.NewMem()
 	rw, err := pebble.Open("db", &pebble.Options{FS: mem, Logger: errorsOnlyLogger{}})
@@ -303,7 +305,9 @@ func TestOpenReadOnlyOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := &pebble.Options{FS: mem}
+	var logged atomic.Int64
+	logger := countingLogger{&logged}
+	opts := &pebble.Options{FS: mem, Logger: logger}
 	db, err := OpenReadOnly("db", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +323,17 @@ func TestOpenReadOnlyOptions(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("the database in memory holds %d keys, want %d", len(got), len(want))
 	}
-	if opts.ReadOnly || opts.Logger != nil || opts.EventListener != nil {
+	if logged.Load() == 0 {
+		t.Error("the Logger given got no message")
+	}
+	if opts.ReadOnly || opts.Logger != logger || opts.EventListener != nil {
 		t.Errorf("OpenReadOnly changed the options it was given: ReadOnly %v, Logger %v, EventListener %v", opts.ReadOnly, opts.Logger, opts.EventListener)
 	}
 }
+
+// A countingLogger counts the messages Pebble gives it.
+type countingLogger struct{ n *atomic.Int64 }
+
+func (l countingLogger) Infof(format string, args ...any)  { l.n.Add(1) }
+func (l countingLogger) Errorf(format string, args ...any) { l.n.Add(1) }
+func (l countingLogger) Fatalf(format string, args ...any) { l.n.Add(1) }
