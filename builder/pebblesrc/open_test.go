@@ -137,11 +137,11 @@ func writeDB(t *testing.T, dir string, n int) model {
 	return keys
 }
 
-// checkDBKeys opens the database in dir read-only and checks that it
-// holds exactly want.
-func checkDBKeys(t *testing.T, dir string, want model) {
+// checkDBKeys opens the database in dir read-only, with opts, and checks
+// that it holds exactly want.
+func checkDBKeys(t *testing.T, dir string, opts *pebble.Options, want model) {
 	t.Helper()
-	db, err := OpenReadOnly(dir, nil)
+	db, err := OpenReadOnly(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestOpenReadOnlyInUse(t *testing.T) {
 	}
 	t.Log(err)
 	release()
-	checkDBKeys(t, dir, keys)
+	checkDBKeys(t, dir, nil, keys)
 }
 
 // TestOpenReadOnlyErrors opens directories that hold no database: each
@@ -308,21 +308,7 @@ func TestOpenReadOnlyOptions(t *testing.T) {
 	var logged atomic.Int64
 	logger := countingLogger{&logged}
 	opts := &pebble.Options{FS: mem, Logger: logger}
-	db, err := OpenReadOnly("db", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	got := model{}
-	for k, err := range Keys(db, Options{}) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[string(k)] = true
-	}
-	if !maps.Equal(got, want) {
-		t.Errorf("the database in memory holds %d keys, want %d", len(got), len(want))
-	}
+	checkDBKeys(t, "db", opts, want)
 	if logged.Load() == 0 {
 		t.Error("the Logger given got no message")
 	}
