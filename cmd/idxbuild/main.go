@@ -56,17 +56,17 @@ OUT must be a regular file or not exist: a directory, a device such as
 /dev/null or a named pipe is refused before any key is read, as is an OUT
 whose directory is missing or does not let idxbuild create a file (it
 creates and removes one to find out), and a symbolic link at OUT is
-replaced by the index, not followed. OUT gets mode
-0666 less the umask, as a file the shell's ">" creates, whatever the mode
-of the file it replaces.
+replaced by the index, not followed. OUT gets mode 0666 less the umask,
+as a file the shell's ">" creates, whatever the mode of the file it
+replaces.
 
 Input: one key per line. A line ends at a newline ("\n"); one "\r" at the
 end of a line (just before its newline, or last in an input whose last
 line has none) is removed, so files with CRLF line endings work, while a
 "\r" anywhere else is part of the key. An empty line is the empty key. The
-last line need not end with a newline. Keys are bytes: any encoding, any byte
-but the delimiter, at most 65535 bytes each; a longer key is an error that
-names FILE:LINE. Duplicate keys are dropped and counted.
+last line need not end with a newline. Keys are bytes: any encoding, any
+byte but the delimiter, at most 65535 bytes each; a longer key is an
+error that names FILE:LINE. Duplicate keys are dropped and counted.
 
 Flags (they must come before the FILE arguments; an empty value, as from an
 unset shell variable, is a usage error for -o, --seed, --mem, --tmp-dir and

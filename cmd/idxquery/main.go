@@ -46,9 +46,9 @@ each as it goes, in constant memory, so it can filter a stream of any length:
 
 Input lines follow idxbuild's rules: one "\r" at the end of a line is
 removed (CRLF input works; also last in an input whose last line has no
-newline), an empty line is the empty key, the last line
-need not end with a newline, and a key longer than 65535 bytes is an error
-(on standard input as among the KEY arguments).
+newline), an empty line is the empty key, the last line need not end
+with a newline, and a key longer than 65535 bytes is an error (on
+standard input as among the KEY arguments).
 
   --present    print only the keys that are present, bare, one per line
   --absent     print only the keys that are absent, bare, one per line
@@ -74,11 +74,10 @@ Inspection:
                count of such keys, longest key, offset and length widths,
                and a fingerprint of the hash key (the first 8 bytes of its
                SHA-256; the key itself is never shown)
-  --json       with --info: print the summary as one JSON object (indented)
-               with the
-               fields file, version, keys, file_size, key_bytes, buckets,
-               load_factor, longest_probe, second_bucket_keys,
-               longest_key, offset_width, length_width,
+  --json       with --info: print the summary as one JSON object
+               (indented) with the fields file, version, keys, file_size,
+               key_bytes, buckets, load_factor, longest_probe,
+               second_bucket_keys, longest_key, offset_width, length_width,
                hash_key_fingerprint, filter_blocks, filter_bits_per_key
                (both 0 without a filter) and sections; sections has the
                members header, buckets, offsets, lengths, keys and filter,
