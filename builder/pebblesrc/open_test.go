@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"os"
 	"os/exec"
@@ -288,6 +289,53 @@ func TestOpenReadOnlyChangesNothing(t *testing.T) {
 // and a Logger, which gets Pebble's messages of replaying the database's
 // write-ahead log; and that it leaves them as they were.
 func TestOpenReadOnlyOptions(t *testing.T) {
+	mem, want := memDBWithLog(t)
+	var logged atomic.Int64
+	logger := countingLogger{&logged}
+	opts := &pebble.Options{FS: mem, Logger: logger}
+	checkDBKeys(t, "db", opts, want)
+	if logged.Load() == 0 {
+		t.Error("the Logger given got no message")
+	}
+	if opts.ReadOnly || opts.Logger != logger || opts.EventListener != nil {
+		t.Errorf("OpenReadOnly changed the options it was given: ReadOnly %v, Logger %v, EventListener %v", opts.ReadOnly, opts.Logger, opts.EventListener)
+	}
+}
+
+// TestOpenReadOnlyQuiet checks that OpenReadOnly without a Logger drops
+// Pebble's informational messages, which replaying a write-ahead log
+// gives, and that its Logger passes errors on to Pebble's default logger.
+// Pebble's default logger writes to the standard library's log, which the
+// test redirects, so it does not run in parallel.
+func TestOpenReadOnlyQuiet(t *testing.T) {
+	mem, want := memDBWithLog(t)
+	var logged strings.Builder
+	log.SetOutput(&logged)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+
+	checkDBKeys(t, "db", &pebble.Options{FS: mem}, want)
+	if logged.Len() != 0 {
+		t.Errorf("opening without a Logger wrote to the log:\n%s", logged.String())
+	}
+	// What the test relies on: a Logger given gets messages (above), and
+	// the default logger writes them to the log.
+	pebble.DefaultLogger.Infof("info")
+	if logged.String() == "" {
+		t.Fatal("Pebble's default logger does not write to the standard library's log")
+	}
+	logged.Reset()
+	errorsOnlyLogger{}.Infof("info")
+	errorsOnlyLogger{}.Errorf("error %d", 7)
+	if got := logged.String(); !strings.HasSuffix(got, "error 7\n") || strings.Contains(got, "info") {
+		t.Errorf("errorsOnlyLogger wrote %q to the log, want the error only", got)
+	}
+}
+
+// memDBWithLog returns an in-memory FS holding the database "db", whose
+// 100 keys are only in its write-ahead log, so that opening it replays
+// the log, and its keys.
+func memDBWithLog(t *testing.T) (vfs.FS, model) {
+	t.Helper()
 	mem := vfs.NewMem()
 	rw, err := pebble.Open("db", &pebble.Options{FS: mem, Logger: errorsOnlyLogger{}})
 	if err != nil {
@@ -304,17 +352,7 @@ func TestOpenReadOnlyOptions(t *testing.T) {
 	if err := rw.Close(); err != nil {
 		t.Fatal(err)
 	}
-
-	var logged atomic.Int64
-	logger := countingLogger{&logged}
-	opts := &pebble.Options{FS: mem, Logger: logger}
-	checkDBKeys(t, "db", opts, want)
-	if logged.Load() == 0 {
-		t.Error("the Logger given got no message")
-	}
-	if opts.ReadOnly || opts.Logger != logger || opts.EventListener != nil {
-		t.Errorf("OpenReadOnly changed the options it was given: ReadOnly %v, Logger %v, EventListener %v", opts.ReadOnly, opts.Logger, opts.EventListener)
-	}
+	return mem, want
 }
 
 // A countingLogger counts the messages Pebble gives it.
