@@ -132,3 +132,58 @@ func TestRemovedCR(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScanner checks the Scanner against the package's rules written as
+// a split: the input cut at every delimiter, less the empty piece after a
+// final delimiter (or of an empty input), each piece without one trailing
+// "\r" in newline mode. Keys stay short, so the rules for long keys
+// (TestScannerKeyTooLong) do not apply. Reads of one byte at a time, chosen
+// by oneByte, make records span reads.
+func FuzzScanner(f *testing.F) {
+	f.Add([]byte("a\r\nb\n\r\nc\r\r\nd\r"), false, false)
+	f.Add([]byte("a\x00\x00b\r\x00c"), true, true)
+	f.Add([]byte("\n"), false, true)
+	f.Add([]byte{}, true, false)
+	f.Fuzz(func(t *testing.T, input []byte, nul, oneByte bool) {
+		delim := byte('\n')
+		if nul {
+			delim = 0
+		}
+		want := bytes.Split(input, []byte{delim})
+		if len(want[len(want)-1]) == 0 {
+			want = want[:len(want)-1] // after a final delimiter, or all of an empty input
+		}
+		var wantCR []bool
+		for i, k := range want {
+			cr := !nul && bytes.HasSuffix(k, []byte("\r"))
+			if cr {
+				want[i] = k[:len(k)-1]
+			}
+			wantCR = append(wantCR, cr)
+		}
+
+		var r io.Reader = bytes.NewReader(input)
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		sc := NewScanner(r, "in", nul)
+		var got [][]byte
+		var gotCR []bool
+		for sc.Scan() {
+			got = append(got, slices.Clone(sc.Bytes()))
+			gotCR = append(gotCR, sc.RemovedCR())
+			if sc.Line() != int64(len(got)) {
+				t.Fatalf("Line() = %d after %d keys", sc.Line(), len(got))
+			}
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatalf("Err() = %v", err)
+		}
+		if !slices.EqualFunc(got, want, bytes.Equal) {
+			t.Errorf("keys = %q, want %q", got, want)
+		}
+		if !slices.Equal(gotCR, wantCR) {
+			t.Errorf("RemovedCR = %v, want %v", gotCR, wantCR)
+		}
+	})
+}
