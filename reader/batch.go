@@ -18,6 +18,9 @@ func (r *Reader) ContainsBatch(keys [][]byte, out []bool) {
 		return
 	}
 	r.view.FindBatch(keys, out)
+	if r.closed.Load() { // see above Reader.Close
+		clear(out)
+	}
 	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 }
 

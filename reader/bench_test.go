@@ -689,8 +689,8 @@ func batchQueries(s *benchSet, mix string) (qs [][]byte, strs []string, want []b
 }
 
 // BenchmarkCloseCheck measures what making Close safe costs a lookup: the
-// Reader's Contains (impl=reader: an atomic load of the closed flag, then
-// the lookup) against the same lookup through the index.View underneath
+// Reader's Contains (impl=reader: the lookup between two atomic loads of
+// the closed flag) against the same lookup through the index.View underneath
 // (impl=view), which has no Close, on the same hits.
 func BenchmarkCloseCheck(b *testing.B) {
 	for _, n := range benchSizes() {

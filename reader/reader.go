@@ -145,6 +145,16 @@ func FromBytes(data []byte) (*Reader, error) {
 	return &Reader{view: view}, nil
 }
 
+// A lookup that overlaps Close may read part of what it uses from the
+// file and the rest from the zero pages Close puts in its place, and
+// such a mix can give an answer that is neither the file's nor false: a
+// slot read from the file, then the key bytes it points at read as zeros,
+// matches an absent key of zeros with that slot's tag; offsets read as
+// zeros are all the first key's, whose ordinal is then the last one. So
+// every lookup loads closed again after its last read of the mapping,
+// and answers as after Close if it is set: Close sets it before it
+// retires the mapping, so a lookup that read a zero page sees it set.
+
 // Close releases the file. It is idempotent and safe to call while other
 // goroutines use the Reader: afterwards lookups return false, Len returns 0
 // and slices returned by Key read as zeros — until the Reader is garbage
@@ -171,8 +181,8 @@ func (r *Reader) Contains(key []byte) bool {
 	if r.closed.Load() {
 		return false
 	}
-	ok := r.view.Has(key)
-	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
+	ok := r.view.Has(key) && !r.closed.Load() // see above Close
+	runtime.KeepAlive(r)                      // keep the mapping until here (see Reader)
 	return ok
 }
 
@@ -190,6 +200,9 @@ func (r *Reader) Lookup(key []byte) (ordinal int, ok bool) {
 		return 0, false
 	}
 	ord, ok := r.view.Find(key)
+	if r.closed.Load() { // see above Close
+		return 0, false
+	}
 	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 	return int(ord), ok
 }
@@ -218,6 +231,9 @@ func (r *Reader) Key(i int) []byte {
 		return nil
 	}
 	k, _ := r.view.Key(uint64(i))
+	if r.closed.Load() { // see above Close
+		return nil
+	}
 	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 	return k
 }
@@ -241,6 +257,9 @@ func (r *Reader) PrefixRange(prefix []byte) (start, end int) {
 		hi = r.view.Search(upper)
 	} else {
 		hi = r.view.Len()
+	}
+	if r.closed.Load() { // see above Close
+		return 0, 0
 	}
 	runtime.KeepAlive(r) // keep the mapping until here (see Reader)
 	return int(lo), int(max(lo, hi))
