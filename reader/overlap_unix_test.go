@@ -4,6 +4,7 @@ package reader_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -124,5 +125,43 @@ func TestLookupOverlappingClose(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVerifyOverlappingClose checks that Verify, overlapping Close, does
+// not report a valid file as damaged: once Close has put zero pages in
+// the place of the file's, the checks Verify has yet to make read zeros,
+// which fail them, but the file has not changed. Verify must then return
+// nil, if it had read everything before, or the error of a Verify after
+// Close, which wraps neither index.ErrCorrupt nor ErrFault. Each round
+// lets Verify start on another goroutine before it closes the Reader.
+func TestVerifyOverlappingClose(t *testing.T) {
+	var keys []string
+	for i := range 200_000 {
+		keys = append(keys, fmt.Sprintf("key-%07d", i))
+	}
+	path := filepath.Join(t.TempDir(), "set.stru")
+	publish(t, path, keys)
+	for round := range 20 {
+		r, err := reader.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verified := make(chan error)
+		started := make(chan struct{})
+		go func() {
+			close(started)
+			verified <- r.Verify()
+		}()
+		<-started
+		for range 1000 { // let Verify get under way
+			runtime.Gosched()
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-verified; errors.Is(err, index.ErrCorrupt) || errors.Is(err, reader.ErrFault) {
+			t.Fatalf("round %d: Verify overlapping Close = %v, want nil or an error wrapping neither ErrCorrupt nor ErrFault", round, err)
+		}
 	}
 }

@@ -327,8 +327,9 @@ func prefixEnd(prefix []byte) ([]byte, bool) {
 // TryContains does, rather than let the memory fault kill the process. (A
 // cut within the last page faults nowhere: the mapping reads zeros past
 // the new end, which Verify reports as damage unless the bytes cut were
-// zeros themselves, such as padding.) After Close it returns an error
-// that wraps neither.
+// zeros themselves, such as padding.) After Close, and when it overlaps
+// Close and finds anything wrong, it returns an error that wraps
+// neither.
 func (r *Reader) Verify() error {
 	if r.closed.Load() {
 		return r.errorf("Verify after Close")
@@ -336,7 +337,13 @@ func (r *Reader) Verify() error {
 	if err := r.Preload(); errors.Is(err, ErrFault) {
 		return err
 	}
-	return r.verifyView()
+	err := r.verifyView()
+	if err != nil && r.closed.Load() {
+		// What failed may have read the zero pages of a Close that
+		// overlapped Verify (see above Close), not the file.
+		return r.errorf("Verify overlapped Close")
+	}
+	return err
 }
 
 // verifyView is the verification proper, after Preload: the file may still
