@@ -37,6 +37,11 @@ func TestLookupOverlappingClose(t *testing.T) {
 	binary.BigEndian.PutUint64(suffix[:], 89898)
 	collider := zeros + string(suffix[:])
 	collisionKey := index.HashKey{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	absent := zeros + "\x00\x00\x00\x00\x00\x00\x00\x00"
+	k0, k1 := collisionKey.Halves()
+	if index.Tag(index.Hash(k0, k1, []byte(collider))) != index.Tag(index.Hash(k0, k1, []byte(absent))) {
+		t.Fatal("collider's tag is not that of the key of zeros")
+	}
 	for _, tc := range []struct {
 		name  string
 		keys  []string
@@ -62,7 +67,7 @@ func TestLookupOverlappingClose(t *testing.T) {
 		name:  "Contains of an absent key",
 		keys:  []string{collider},
 		opts:  builder.Options{HashKey: &collisionKey, FilterBitsPerKey: -1},
-		query: zeros + "\x00\x00\x00\x00\x00\x00\x00\x00",
+		query: absent,
 		wrong: func(r *reader.Reader, key []byte) string {
 			if r.Contains(key) {
 				return "Contains = true, want false"
@@ -73,7 +78,7 @@ func TestLookupOverlappingClose(t *testing.T) {
 		name:  "ContainsBatch of an absent key",
 		keys:  []string{collider},
 		opts:  builder.Options{HashKey: &collisionKey, FilterBitsPerKey: -1},
-		query: zeros + "\x00\x00\x00\x00\x00\x00\x00\x00",
+		query: absent,
 		wrong: func(r *reader.Reader, key []byte) string {
 			var out [1]bool
 			if r.ContainsBatch([][]byte{key}, out[:]); out[0] {

@@ -281,14 +281,15 @@ func (r *Reader) Prefix(prefix []byte) iter.Seq[[]byte] {
 }
 
 // rangeSeq yields the keys with ordinals in [start, end), stopping early
-// if the Reader is closed.
+// if the Reader is closed: a key read as Close overlapped (see above
+// Close) is not yielded.
 func (r *Reader) rangeSeq(start, end int) iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
 		for i := start; i < end; i++ {
+			k, _ := r.view.Key(uint64(i))
 			if r.closed.Load() {
 				return
 			}
-			k, _ := r.view.Key(uint64(i))
 			if !yield(k) {
 				return
 			}
