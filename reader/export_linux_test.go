@@ -19,3 +19,11 @@ func VerifyView(r *Reader) error { return r.verifyView() }
 // while Readers a Handle replaced remain uncollected (retryWhileUnreleased)
 // is running.
 func RetryingCollections() bool { return collections.retrying.Load() }
+
+// FailRetire makes Close fail to retire mappings, with err, until the
+// test ends.
+func FailRetire(t interface{ Cleanup(func()) }, err error) {
+	saved := retire
+	retire = func(*mapping) error { return err }
+	t.Cleanup(func() { retire = saved })
+}

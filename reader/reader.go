@@ -168,13 +168,16 @@ func (r *Reader) Close() error {
 	if r.closed.Swap(true) || r.m == nil {
 		return nil
 	}
-	if err := r.m.retire(); err != nil {
-		// Keep the file mapped rather than risk faults in running lookups.
-		return err
-	}
+	err := retire(r.m)
+	// If retiring failed, the file stays mapped, so that lookups still
+	// running read it rather than fault, until r is collected as after a
+	// Close that succeeds.
 	releaseWhenCollected(r, r.m)
-	return nil
+	return err
 }
+
+// retire is (*mapping).retire, which the tests replace to make it fail.
+var retire = (*mapping).retire
 
 // Contains reports whether key is in the set.
 func (r *Reader) Contains(key []byte) bool {

@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -147,5 +148,47 @@ func TestClosedReaderUnmapped(t *testing.T) {
 			t.Fatalf("20 s after %d closed Readers of a %d-byte file became unreachable, the address space is still %d bytes larger: their addresses were not unmapped", n, size, grown)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFailedRetireReleased checks what Close does when it cannot retire
+// the mapping: it returns the error, lookups return false as after any
+// Close, and the file, still mapped for the lookups that may be running,
+// is unmapped once the Reader is garbage collected, not kept for the
+// life of the process.
+func TestFailedRetireReleased(t *testing.T) {
+	path := writeTemp(t, "retire.stru", buildIndex(t, [][]byte{[]byte("a"), []byte("b")}, builder.Options{}))
+	mapped := func() bool {
+		maps, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Contains(maps, []byte(path))
+	}
+	errRetire := errors.New("retire failed")
+	reader.FailRetire(t, errRetire)
+	func() {
+		r, err := reader.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !mapped() {
+			t.Fatalf("%s is not in /proc/self/maps while open", path)
+		}
+		if err := r.Close(); !errors.Is(err, errRetire) {
+			t.Fatalf("Close = %v, want the error of retiring", err)
+		}
+		if r.ContainsString("a") {
+			t.Error("Contains after a failed Close = true")
+		}
+		if !mapped() {
+			t.Errorf("%s is not mapped after Close failed to retire it", path)
+		}
+	}()
+	for deadline := time.Now().Add(20 * time.Second); mapped(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after its Reader became unreachable, %s is still mapped", path)
+		}
+		runtime.GC()
 	}
 }
