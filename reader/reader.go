@@ -377,5 +377,8 @@ func (r *Reader) Header() index.Header { return r.view.Header }
 func (r *Reader) Layout() index.Layout { return r.view.Layout }
 
 // View returns the index.View the Reader reads through, for tools that
-// inspect the file's structure. It must not be used after Close.
+// inspect the file's structure. It must not be used after Close, nor once
+// r is unreachable (a Reader a Handle has replaced, say), when its
+// mapping may be gone: keep r alive while using it, with
+// runtime.KeepAlive(r) after the last use.
 func (r *Reader) View() *index.View { return &r.view }
