@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -155,7 +156,9 @@ func (h *Handle) switchTo(f *os.File, fi fs.FileInfo) error {
 // a different file (device and inode, as a rename over the path makes) or
 // a different size or modification time; a check is one stat call. Its
 // reloads follow the Handle's HandleOptions, as Reload's do. Each failed
-// reload is passed to onError (which may be nil) and retried at the next
+// reload is passed to onError (which may be nil). One that failed for
+// want of a resource (too many open files, or memory: EMFILE, ENFILE,
+// ENOMEM, EAGAIN) is retried at the next check, and any other at the next
 // change; on Unix also when the failed file's status change time moves
 // (a chmod, chown or link does that), so that a file published unreadable
 // is loaded once made readable (a change within the same tick of the file
@@ -222,7 +225,9 @@ func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 	case errors.Is(err, fs.ErrNotExist): // gone since the stat
 		return false, nil
 	case err != nil: // no file to hold (its permissions): its stamp is remembered
-		failed.remember(stated, nil, false)
+		if !transient(err) {
+			failed.remember(stated, nil, false)
+		}
 		return false, err
 	}
 	st := stampOf(fi)
@@ -231,11 +236,27 @@ func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 		return false, nil
 	}
 	if err := h.switchTo(f, fi); err != nil {
-		failed.remember(st, f, fi.Mode().IsRegular())
+		if transient(err) {
+			f.Close()
+		} else {
+			failed.remember(st, f, fi.Mode().IsRegular())
+		}
 		return false, err
 	}
 	f.Close()
 	return false, nil
+}
+
+// transient reports whether err, from loading a file, says that the
+// process lacked a resource (descriptors, memory) rather than anything of
+// the file: Watch then tries the file again at its next check.
+func transient(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // A failedFile is the file at a Handle's path that Watch last failed to
