@@ -1,4 +1,4 @@
-//go:build aix || android || dragonfly || illumos || linux || openbsd || solaris
+//go:build android || dragonfly || illumos || linux || openbsd || solaris
 
 package reader
 
