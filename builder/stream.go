@@ -75,6 +75,9 @@ func newStreamer(ctx context.Context, set settings, dir *scratch, out outputFile
 		s.keys, s.keysAt = s.keysTemp, 0
 	}
 	if s.lengths, err = dir.create("lengths"); err != nil {
+		if s.keysTemp != nil {
+			s.keysTemp.Close()
+		}
 		return nil, err
 	}
 	s.keysW = newSectionWriter(s.keys, s.keysAt, 0)
