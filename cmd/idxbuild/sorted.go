@@ -164,6 +164,17 @@ func (g *tempGuard) add(add func([]byte) error, key []byte) error {
 	return add(key)
 }
 
+// do calls f unless the build is abandoned, so that f, which may create
+// temporary files, does not run while abandon removes them.
+func (g *tempGuard) do(f func() error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.abandoned {
+		return errAbandoned
+	}
+	return f()
+}
+
 // release removes the temporary files held, if any, and forgets them.
 func (g *tempGuard) release() {
 	g.mu.Lock()
@@ -209,7 +220,9 @@ func buildSorted(ctx context.Context, cfg *config, stdin io.Reader, stderr io.Wr
 		return err
 	}
 	if ok {
-		if err := w.Expect(keys, keyBytes, maxLen); err != nil {
+		// Expect creates OUT's temporary file, which Abort must not miss.
+		expect := func() error { return w.Expect(keys, keyBytes, maxLen) }
+		if err := cfg.temps.do(expect); err != nil {
 			return withoutPrefix{err}
 		}
 	}

@@ -5,7 +5,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -375,5 +377,50 @@ func TestSignalWhileReadingCleansUp(t *testing.T) {
 				t.Errorf("OUT's directory holds %q after the signal", names)
 			}
 		})
+	}
+}
+
+// TestTempGuardDo checks that tempGuard.do keeps abandon out while its
+// function runs, so that abandon removes a file the function creates (as
+// SortedWriter.Expect creates OUT's temporary file), and that do runs
+// nothing once the build is abandoned.
+func TestTempGuardDo(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "temp")
+	var g tempGuard
+	if !g.hold(func() error { return os.Remove(file) }) {
+		t.Fatal("hold refused a build not abandoned")
+	}
+	started, proceed := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- g.do(func() error {
+			close(started)
+			<-proceed
+			return os.WriteFile(file, nil, 0o644)
+		})
+	}()
+	<-started
+	abandoned := make(chan struct{})
+	go func() {
+		g.abandon()
+		close(abandoned)
+	}()
+	time.Sleep(10 * time.Millisecond) // give abandon the time to run ahead, which it must not
+	select {
+	case <-abandoned:
+		t.Fatal("abandon returned while do's function ran")
+	default:
+	}
+	close(proceed)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	<-abandoned
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after abandon, the file do's function created: %v, want it removed", err)
+	}
+	called := false
+	if err := g.do(func() error { called = true; return nil }); !errors.Is(err, errAbandoned) || called {
+		t.Errorf("do after abandon = %v and called its function: %v; want errAbandoned, not called", err, called)
 	}
 }
