@@ -1,17 +1,13 @@
 package builder
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/stru-index/stru/internal/childtest"
 	"github.com/stru-index/stru/internal/openfiles"
 )
 
@@ -83,50 +79,18 @@ func TestSortedWriterClosesFiles(t *testing.T) {
 // no descriptor to spare, os.RemoveAll cannot open it to empty it.) It
 // runs in a child process, as the descriptor limit is the whole process's.
 func TestNewSortedWriterOutOfDescriptors(t *testing.T) {
-	if os.Getenv("STRU_EMFILE_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestNewSortedWriterOutOfDescriptors$", "-test.v")
-		cmd.Env = append(os.Environ(), "STRU_EMFILE_CHILD=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestNewSortedWriterOutOfDescriptors")) {
-			t.Fatalf("the test in a child process: %v\n%s", err, out)
-		}
+	if !childtest.InChild(t) {
 		return
 	}
 	tmp, outDir := t.TempDir(), t.TempDir()
 	path := filepath.Join(outDir, "out.stru")
 
-	// Lower the limit, fill it, then free one descriptor: enough for
-	// CheckDestination's probe, closed at once, and for the key data
-	// file, but not for the lengths file.
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = min(lim.Cur, 256)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []*os.File
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				t.Fatalf("opening descriptors up to the limit: %v", err)
-			}
-			break
-		}
-		fillers = append(fillers, f)
-	}
-	fillers[len(fillers)-1].Close()
-	fillers = fillers[:len(fillers)-1]
+	// Leave one descriptor free: enough for CheckDestination's probe,
+	// closed at once, and for the key data file, but not for the lengths
+	// file.
+	restore := openfiles.Exhaust(t, 1)
 	_, err := NewSortedWriter(context.Background(), path, Options{TempDir: tmp})
-	for _, f := range fillers {
-		f.Close()
-	}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
+	restore()
 	if !errors.Is(err, syscall.EMFILE) {
 		t.Fatalf("NewSortedWriter with one descriptor left: %v, want EMFILE", err)
 	}

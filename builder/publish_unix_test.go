@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stru-index/stru/internal/childtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -189,13 +189,7 @@ func TestSortedExpectBeyondFileLimit(t *testing.T) {
 // a test opens (-test.testlogfile): that log is written in 4 KiB pieces,
 // and one written while the limit is low would fail the run.
 func TestSpillRunBeyondFileLimit(t *testing.T) {
-	if os.Getenv("STRU_SPILL_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestSpillRunBeyondFileLimit$", "-test.v")
-		cmd.Env = append(os.Environ(), "STRU_SPILL_CHILD=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestSpillRunBeyondFileLimit")) {
-			t.Fatalf("the test in a child process: %v\n%s", err, out)
-		}
+	if !childtest.InChild(t) {
 		return
 	}
 	defer lowerFileSizeLimit(t, 16<<10)()

@@ -3,11 +3,9 @@
 package reader_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stru-index/stru/index"
+	"github.com/stru-index/stru/internal/childtest"
 	"github.com/stru-index/stru/internal/openfiles"
 	"github.com/stru-index/stru/reader"
 	"golang.org/x/sys/unix"
@@ -267,13 +266,7 @@ func TestHandleWatchFailedFileStatusChange(t *testing.T) {
 // wait for the path to change again. It runs in a child process, as the
 // descriptor limit is the whole process's.
 func TestHandleWatchRetriesTransientError(t *testing.T) {
-	if os.Getenv("STRU_EMFILE_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHandleWatchRetriesTransientError$", "-test.v")
-		cmd.Env = append(os.Environ(), "STRU_EMFILE_CHILD=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestHandleWatchRetriesTransientError")) {
-			t.Fatalf("the test in a child process: %v\n%s", err, out)
-		}
+	if !childtest.InChild(t) {
 		return
 	}
 	h, dir, path := publishedHandle(t)
@@ -281,44 +274,16 @@ func TestHandleWatchRetriesTransientError(t *testing.T) {
 	versionB := filepath.Join(dir, "b.stru")
 	publish(t, versionB, versionKeys("B"))
 
-	// Lower the limit, so that filling it takes few files, fill it, and
-	// publish version B (a link and a rename, which take no descriptor).
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = min(lim.Cur, 256)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var fillers []*os.File
-	free := func() {
-		for _, f := range fillers {
-			f.Close()
-		}
-		fillers = nil
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			t.Error(err)
-		}
-	}
-	defer free()
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				t.Fatalf("opening descriptors up to the limit: %v", err)
-			}
-			break
-		}
-		fillers = append(fillers, f)
-	}
+	// With no descriptor left, publish version B (a link and a rename,
+	// which take none).
+	restore := openfiles.Exhaust(t, 0)
+	defer restore()
 	renameOver(t, versionB, path)
 	nextWatchError(t, errs, "version B with no descriptor left", syscall.EMFILE)
 	if h.ContainsString("version-B") {
 		t.Fatal("the Handle served version B while no descriptor was left")
 	}
-	free()
+	restore()
 	deadline := time.Now().Add(20 * time.Second)
 	for !h.ContainsString("version-B") {
 		if time.Now().After(deadline) {
