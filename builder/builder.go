@@ -145,9 +145,10 @@ type Options struct {
 	// spilling while keys are added, before it knows where it will write;
 	// WriteTo) the system's (os.TempDir). Every build makes its own
 	// subdirectory, named ".stru-tmp-" and digits, and removes it when
-	// done, failed or canceled; the runs a Builder spilled while keys were
-	// added stay, so that it can be written again, until Close (or until
-	// the Builder is garbage collected: not at the program's exit).
+	// done, failed or canceled; the runs a Builder spilled, while keys
+	// were added or when it was first written, stay, so that it can be
+	// written again, until Close (or until the Builder is garbage
+	// collected: not at the program's exit).
 	TempDir string
 }
 
