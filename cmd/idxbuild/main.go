@@ -178,7 +178,10 @@ type config struct {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, usage)
+		if _, err := io.WriteString(stdout, usage); err != nil {
+			fmt.Fprintf(stderr, "idxbuild: writing the help: %v\n", err)
+			return exitFail
+		}
 		return exitOK
 	}
 	if err != nil {

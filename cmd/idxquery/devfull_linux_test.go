@@ -10,8 +10,9 @@ import (
 
 // TestOutputFull sends idxquery's output to /dev/full, where every write
 // fails with ENOSPC: whether the keys come as arguments or from standard
-// input, and for --list, it exits 2 with one line saying it could not
-// write its output — not that it could not read its input.
+// input, for --list, and for -h, it exits 2 with one line saying it could
+// not write its output — not that it could not read its input, nor
+// nothing at all.
 func TestOutputFull(t *testing.T) {
 	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
 	if err != nil {
@@ -19,7 +20,7 @@ func TestOutputFull(t *testing.T) {
 	}
 	defer full.Close()
 	keys := strings.Repeat("apple\nzzzz\n", 100_000)
-	for _, args := range [][]string{{wordsIndex}, {wordsIndex, "apple", "zzzz"}, {"--list", wordsIndex}} {
+	for _, args := range [][]string{{wordsIndex}, {wordsIndex, "apple", "zzzz"}, {"--list", wordsIndex}, {"-h"}} {
 		cmd := exec.Command(idxquery, args...)
 		var stderr bytes.Buffer
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(keys), full, &stderr

@@ -151,7 +151,10 @@ func (e *statusError) Unwrap() error { return e.err }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, usage)
+		if _, err := io.WriteString(stdout, usage); err != nil {
+			fmt.Fprintf(stderr, "idxquery: writing output: %v\n", err)
+			return exitError
+		}
 		return exitOK
 	}
 	if err != nil {
