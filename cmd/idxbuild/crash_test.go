@@ -462,9 +462,10 @@ func TestCrashSignals(t *testing.T) {
 
 // TestSignalWhileReading stops idxbuild while it waits for more keys on
 // standard input, a pipe whose writer stays silent: it stops at once, with
-// OUT as it was.
+// OUT as it was. SIGHUP, which a build gets when its terminal goes away,
+// stops it as cleanly as SIGINT and SIGTERM.
 func TestSignalWhileReading(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		name := signalName(sig)
 		for _, existing := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/existing OUT %v", name, existing), func(t *testing.T) {
@@ -509,6 +510,44 @@ func TestSignalWhileReading(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestIgnoredSignals starts idxbuild, as nohup or sh's & would, with SIGHUP
+// and SIGINT ignored, and sends it SIGHUP, SIGINT and then SIGTERM while
+// it reads: the first two must stay ignored, so that SIGTERM, which it
+// catches, is what stops it. (Had it caught SIGINT, the SIGINT sent before
+// SIGTERM would stop it first: exit 130.)
+func TestIgnoredSignals(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.stru")
+	cmd, pw, stderr, done := startPiped(t, "/bin/sh", "-c", `trap '' HUP INT; exec "$0" "$@"`, idxbuild, "-o", out)
+	defer pw.Close()
+	// Once idxbuild has taken 1 MiB of keys, far more than a pipe holds,
+	// the shell has become idxbuild, and it is reading.
+	if _, err := pw.Write(bytes.Repeat([]byte("key\n"), 1<<18)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM} {
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("idxbuild still running 10 s after SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit %v, want %d", cmd.ProcessState, 128+int(syscall.SIGTERM))
+	}
+	if want := fmt.Sprintf("idxbuild: stopped by SIGTERM: %s left unchanged\n", out); stderr.String() != want {
+		t.Errorf("stderr\n%q\nwant\n%q", stderr.String(), want)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 0 {
+		t.Errorf("directory holds %v", es)
 	}
 }
 

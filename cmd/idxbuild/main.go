@@ -101,10 +101,13 @@ where overhead is the file size minus the key bytes, per key (with no
 keys, the whole file).
 
 Exit status: 0 on success, 1 on failure (unreadable input, a key too long,
-an error writing OUT), 2 on a usage error, 130 when stopped by SIGINT and
-143 when stopped by SIGTERM (128 plus the signal number, as shells report
-a process killed by the signal). A signal that arrives after OUT has been
-replaced does not undo the build, which then ends normally.
+an error writing OUT), 2 on a usage error, 130 when stopped by SIGINT,
+143 when stopped by SIGTERM and 129 when stopped by SIGHUP (128 plus the
+signal number, as shells report a process killed by the signal); a
+signal that idxbuild was started with set to be ignored (by nohup, or
+by sh for a command run in the background with &) stays ignored. A
+signal that arrives after OUT has been replaced does not undo the build,
+which then ends normally.
 `
 
 // Exit statuses.
@@ -128,7 +131,7 @@ func main() {
 }
 
 // A stopSignal is the cause of the cancellation of a build stopped by
-// SIGINT or SIGTERM.
+// SIGINT, SIGTERM or SIGHUP.
 type stopSignal struct{ sig syscall.Signal }
 
 func (s stopSignal) Error() string { return "stopped by " + signalName(s.sig) }
@@ -139,21 +142,40 @@ func signalName(sig syscall.Signal) string {
 		return "SIGINT"
 	case syscall.SIGTERM:
 		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
 	}
 	return sig.String()
 }
 
+// stopSignals are the signals that stop a build cleanly: SIGHUP too, which
+// a build gets when its terminal or its ssh session goes away.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
 // onSignal returns a context canceled, with a stopSignal as its cause,
-// when SIGINT or SIGTERM arrives. (signal.NotifyContext would do, but its
+// when one of stopSignals arrives. (signal.NotifyContext would do, but its
 // cause does not hold the signal, which decides the exit status.) After
 // the first signal the default action is restored, so that a second one
 // kills idxbuild at once. Otherwise the signals stay caught until idxbuild
 // exits: a signal arriving after the build has finished, while idxbuild
-// exits, must not turn its success into a death by signal.
+// exits, must not turn its success into a death by signal. A signal that
+// idxbuild was started with set to be ignored stays ignored: the SIGINT
+// of a command that a script runs in the background (sh ignores it there,
+// so that ^C stops the script but not the command), the SIGHUP of nohup,
+// the shell's trap ” SIG. signal.Notify would undo that.
 func onSignal() context.Context {
+	var caught []os.Signal
+	for _, sig := range stopSignals {
+		if !signal.Ignored(sig) {
+			caught = append(caught, sig)
+		}
+	}
+	if len(caught) == 0 {
+		return context.Background() // signal.Notify with no signal would catch them all
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, caught...)
 	go func() {
 		sig := <-sigs
 		signal.Stop(sigs)
