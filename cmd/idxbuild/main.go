@@ -162,7 +162,8 @@ var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
 // idxbuild was started with set to be ignored stays ignored: the SIGINT
 // of a command that a script runs in the background (sh ignores it there,
 // so that ^C stops the script but not the command), the SIGHUP of nohup,
-// the shell's trap ” SIG. signal.Notify would undo that.
+// a signal a shell script traps with an empty command. signal.Notify
+// would undo that.
 func onSignal() context.Context {
 	var caught []os.Signal
 	for _, sig := range stopSignals {
