@@ -207,6 +207,13 @@ func parseArgs(args []string) (*config, error) {
 			cfg.mode = m.mode
 		}
 	}
+	if cfg.mode != modeQuery {
+		// Only a query takes arguments after FILE, its KEYs: elsewhere a
+		// flag there is misplaced, not a second FILE.
+		if err := cliflag.MisplacedFlag(fs, args); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case len(modes) > 1:
 		return nil, fmt.Errorf("%s cannot be used together", strings.Join(modes, " and "))

@@ -240,6 +240,9 @@ func TestErrors(t *testing.T) {
 		{"--info and --list", []string{"--info", "--list", wordsIndex}, "cannot be used together"},
 		{"--absent with --info", []string{"--absent", "--info", wordsIndex}, "--info"},
 		{"--info with two files", []string{"--info", wordsIndex, wordsIndex}, "one FILE"},
+		{"--json after FILE", []string{"--info", wordsIndex, "--json"}, "flag --json after the first FILE"},
+		{"--prefix after FILE", []string{"--list", wordsIndex, "--prefix", "a"}, "flag --prefix after the first FILE"},
+		{"-h after FILE of --verify", []string{"--verify", wordsIndex, "-h"}, "flag -h after the first FILE"},
 		{"-0 with --verify", []string{"-0", "--verify", wordsIndex}, "-0"},
 		{"--preload with --list", []string{"--preload", "--list", wordsIndex}, "--preload applies to queries, not to --list"},
 	}
