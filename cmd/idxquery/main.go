@@ -144,7 +144,9 @@ type statusError struct {
 	err    error
 }
 
-func (e *statusError) Error() string { return "verification failed: " + e.err.Error() }
+func (e *statusError) Error() string {
+	return "verification failed: " + strings.TrimPrefix(e.err.Error(), "stru: ")
+}
 func (e *statusError) Unwrap() error { return e.err }
 
 // run runs idxquery with the given arguments and returns its exit status.

@@ -697,3 +697,15 @@ func TestList(t *testing.T) {
 		})
 	}
 }
+
+// TestDescribeVerifyFault checks the line of a verification that a memory
+// fault stopped (the file truncated while --verify read it, which no test
+// can time): it names the failure once, without the package's "stru: "
+// prefix in the middle of the line.
+func TestDescribeVerifyFault(t *testing.T) {
+	err := &statusError{exitAbsent, fmt.Errorf("%w: verifying tr.stru at address 0x7f00", reader.ErrFault)}
+	want := "verification failed: " + strings.TrimPrefix(reader.ErrFault.Error(), "stru: ") + ": verifying tr.stru at address 0x7f00"
+	if got := describe(err); got != want {
+		t.Errorf("describe = %q, want %q", got, want)
+	}
+}
