@@ -485,16 +485,7 @@ func TestSignalWhileReading(t *testing.T) {
 				if err := cmd.Process.Signal(sig); err != nil {
 					t.Fatal(err)
 				}
-				select {
-				case <-done:
-				case <-time.After(10 * time.Second):
-					cmd.Process.Kill()
-					<-done
-					t.Fatalf("idxbuild still running 10 s after %v", sig)
-				}
-				if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
-					t.Errorf("%v: exit %v, want %d", sig, cmd.ProcessState, 128+int(sig))
-				}
+				waitStopped(t, cmd, done, sig, stderr)
 				if want := fmt.Sprintf("idxbuild: stopped by %s: %s left unchanged\n", name, out); stderr.String() != want {
 					t.Errorf("stderr\n%q\nwant\n%q", stderr.String(), want)
 				}
@@ -533,16 +524,7 @@ func TestIgnoredSignals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatal("idxbuild still running 10 s after SIGTERM")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) {
-		t.Errorf("exit %v, want %d", cmd.ProcessState, 128+int(syscall.SIGTERM))
-	}
+	waitStopped(t, cmd, done, syscall.SIGTERM, stderr)
 	if want := fmt.Sprintf("idxbuild: stopped by SIGTERM: %s left unchanged\n", out); stderr.String() != want {
 		t.Errorf("stderr\n%q\nwant\n%q", stderr.String(), want)
 	}

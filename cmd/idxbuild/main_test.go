@@ -16,7 +16,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stru-index/stru/builder"
 	"github.com/stru-index/stru/cmd/internal/clitest"
@@ -564,4 +566,21 @@ func startPiped(t *testing.T, bin string, args ...string) (cmd *exec.Cmd, stdin 
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	return cmd, pw, stderr, waited
+}
+
+// waitStopped waits for the idxbuild that startPiped started, and that
+// has been sent sig, to end, killing it if it runs 10 s more, and checks
+// that sig stopped it: exit status 128 plus its number.
+func waitStopped(t *testing.T, cmd *exec.Cmd, done <-chan error, sig syscall.Signal, stderr *bytes.Buffer) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("idxbuild still running 10 s after %v", sig)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
+		t.Errorf("%v: exit %v, want %d; stderr:\n%s", sig, cmd.ProcessState, 128+int(sig), stderr.String())
+	}
 }

@@ -360,16 +360,7 @@ func TestSignalWhileReadingCleansUp(t *testing.T) {
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Fatal("idxbuild still running 10 s after SIGTERM")
-			}
-			if code := cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) {
-				t.Errorf("exit %v, want %d; stderr:\n%s", cmd.ProcessState, 128+int(syscall.SIGTERM), stderr.String())
-			}
+			waitStopped(t, cmd, done, syscall.SIGTERM, stderr)
 			if names := dirNames(t, tmp); len(names) != 0 {
 				t.Errorf("--tmp-dir holds %q after the signal", names)
 			}
