@@ -224,7 +224,9 @@ func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist): // gone since the stat
 		return false, nil
-	case err != nil: // no file to hold (its permissions): its stamp is remembered
+	case err != nil:
+		// No file to hold (its permissions, say): its stamp is
+		// remembered, unless the process lacked a resource.
 		if !transient(err) {
 			failed.remember(stated, nil, false)
 		}
@@ -251,13 +253,16 @@ func (h *Handle) reloadIfChanged(failed *failedFile) (closed bool, err error) {
 // process lacked a resource (descriptors, memory) rather than anything of
 // the file: Watch then tries the file again at its next check.
 func transient(err error) bool {
-	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN} {
+	for _, e := range transientErrors {
 		if errors.Is(err, e) {
 			return true
 		}
 	}
 	return false
 }
+
+// transientErrors are the errors of a process short of a resource.
+var transientErrors = []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN}
 
 // A failedFile is the file at a Handle's path that Watch last failed to
 // load, which it does not try again while the path holds it. File systems

@@ -1,5 +1,6 @@
 // Package openfiles counts the files a process holds open, for tests that
-// check that nothing leaks a file descriptor.
+// check that nothing leaks a file descriptor, and fills the process's
+// descriptor table (Exhaust), for tests of what runs out of descriptors.
 package openfiles
 
 import (
